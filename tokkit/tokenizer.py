@@ -1,0 +1,82 @@
+"""``Tokenizer`` = a :class:`~tokkit.vocab.Vocabulary` + an encoder.
+
+Until tokkit's native encoder lands, encoding delegates to Hugging Face ``tokenizers`` built
+in memory from the vocabulary's own ``tokenizer.json`` (so what tokkit encodes is exactly what
+a stock loader of tokkit's output encodes). The method names and return types are final.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from .errors import TokkitError
+from .vocab import Vocabulary, read_vocab, write_vocab
+
+
+class Tokenizer:
+    def __init__(self, vocab: Vocabulary):
+        self.vocab = vocab
+        self._backend = None
+
+    # -- construction ---------------------------------------------------------------------------
+    @classmethod
+    def from_file(cls, path: str | os.PathLike, **kw) -> "Tokenizer":
+        return cls(read_vocab(path, **kw))
+
+    def _hf(self):
+        if self._backend is None:
+            from tokenizers import Tokenizer as HFTokenizer
+
+            from .vocab.hf import vocab_to_hf_json
+
+            self._backend = HFTokenizer.from_str(json.dumps(vocab_to_hf_json(self.vocab)))
+        return self._backend
+
+    # -- encoding -------------------------------------------------------------------------------
+    def encode(self, text: str, add_special_tokens: bool = False) -> np.ndarray:
+        """Token ids of ``text`` (uint32). Special-token text in ``text`` maps to its id;
+        ``add_special_tokens`` adds BOS/EOS as the tokenizer's post-processor says."""
+        return np.asarray(self._hf().encode(text, add_special_tokens=add_special_tokens).ids, dtype=np.uint32)
+
+    def encode_batch(self, texts: Sequence[str], add_special_tokens: bool = False) -> list[np.ndarray]:
+        """Encode many texts in parallel; one uint32 array per text."""
+        encs = self._hf().encode_batch(list(texts), add_special_tokens=add_special_tokens)
+        return [np.asarray(e.ids, dtype=np.uint32) for e in encs]
+
+    def encode_with_offsets(self, text: str, add_special_tokens: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, offsets): offsets is an (n, 2) int array of character spans in ``text``."""
+        e = self._hf().encode(text, add_special_tokens=add_special_tokens)
+        offs = np.asarray(e.offsets, dtype=np.int64).reshape(-1, 2)
+        return np.asarray(e.ids, dtype=np.uint32), offs
+
+    def decode(self, ids: Sequence[int] | np.ndarray, skip_special_tokens: bool = False) -> str:
+        return self._hf().decode([int(i) for i in ids], skip_special_tokens=skip_special_tokens)
+
+    def decode_bytes(self, ids: Sequence[int] | np.ndarray) -> bytes:
+        """The exact bytes the ids spell (no normalizer undone, no UTF-8 repair)."""
+        toks = self.vocab.tokens
+        return b"".join(toks[int(i)] for i in ids)
+
+    # -- output ---------------------------------------------------------------------------------
+    def save(self, out: str | os.PathLike, format: str = "hf") -> list[Path]:
+        return write_vocab(self.vocab, out, format=format)
+
+    def __len__(self) -> int:
+        return self.vocab.size
+
+    def __repr__(self) -> str:
+        src = self.vocab.meta.get("source", "memory")
+        return f"Tokenizer({self.vocab.model.value}, {self.vocab.size} tokens, from {src})"
+
+
+def load(path: str | os.PathLike, **kw) -> Tokenizer:
+    """Load any tokenizer tokkit reads: an HF directory or tokenizer.json, a SentencePiece
+    ``.model``, a GGUF file, a tiktoken rank file or ``tiktoken:NAME``."""
+    if path is None:
+        raise TokkitError("no tokenizer path given")
+    return Tokenizer.from_file(path, **kw)

@@ -1,0 +1,268 @@
+"""GGUF vocabularies (llama.cpp model files and vocab-only files).
+
+GGUF stores the tokens as strings (byte-level for ``gpt2`` models, SentencePiece pieces for
+``llama`` models), a type per token, merges or scores, the special ids and a *name* for the
+pretokenizer (``tokenizer.ggml.pre``). The name is mapped onto the pretokenizer steps of the
+tokenizer it stands for, following llama.cpp's table of pre-types.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+import warnings
+from pathlib import Path
+from typing import Any
+
+from ..errors import FormatError, TokkitError, UnsupportedError
+from . import spec
+from .model import AddedToken, ModelKind, ModelOptions, Role, Step, Surface, TokenType, Vocabulary, merges_all_splits
+from .roles import infer_roles
+from .surface import parse_byte_piece, strings_to_bytes
+
+GGUF_MAGIC = b"GGUF"
+
+# llama.cpp pre-type name -> (regex preset or None for GPT-2's ByteLevel regex, split digits first)
+_PRE_TYPES: dict[str, tuple[str, bool]] = {
+    "gpt-2": ("gpt2", False), "gpt2": ("gpt2", False), "default": ("gpt2", False), "mpt": ("gpt2", False),
+    "olmo": ("gpt2", False), "jais": ("gpt2", False),
+    "llama-bpe": ("llama3", False), "llama3": ("llama3", False), "llama-v3": ("llama3", False),
+    "dbrx": ("llama3", False), "smaug-bpe": ("llama3", False),
+    "qwen2": ("qwen2", False), "stablelm2": ("qwen2", False), "qwen35": ("qwen35", False),
+    "smollm": ("gpt2", True), "starcoder": ("gpt2", True), "refact": ("gpt2", True),
+    "command-r": ("gpt2", True), "codeshell": ("gpt2", True), "exaone": ("gpt2", True),
+    "minerva-7b": ("gpt2", True),
+    "gpt-4o": ("o200k", False),
+}
+_LLAMA3_LIKE = {"llama-bpe", "llama3", "llama-v3", "dbrx", "smaug-bpe"}
+
+
+def is_gguf(path: Path) -> bool:
+    try:
+        with open(path, "rb") as f:
+            return f.read(4) == GGUF_MAGIC
+    except OSError:
+        return False
+
+
+# Written by hand: the ``gguf`` package's reader builds a numpy memmap view for every element
+# of every array (13 s for Llama-3's 128k tokens + 280k merges); tokkit needs only the key/value
+# header, which this reads sequentially in well under a second. Tensors are never touched.
+_SCALARS = {0: "<B", 1: "<b", 2: "<H", 3: "<h", 4: "<I", 5: "<i", 6: "<f", 7: "<?", 10: "<Q", 11: "<q", 12: "<d"}
+_NP = {0: "<u1", 1: "<i1", 2: "<u2", 3: "<i2", 4: "<u4", 5: "<i4", 6: "<f4", 7: "<u1", 10: "<u8", 11: "<i8", 12: "<f8"}
+
+
+class _Header:
+    """The key/value metadata of a GGUF file (versions 2 and 3)."""
+
+    def __init__(self, path: Path):
+        import mmap
+
+        with open(path, "rb") as f:
+            try:
+                self._buf = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+            except ValueError:  # empty file
+                raise FormatError(path, "empty file") from None
+        self.path = path
+        self.pos = 0
+        self.fields: dict[str, Any] = {}
+        try:
+            magic = self._take(4)
+            if magic != GGUF_MAGIC:
+                raise FormatError(path, "not a GGUF file (bad magic number)")
+            (version,) = self._unpack("<I")
+            if version not in (2, 3):
+                raise FormatError(path, f"GGUF version {version} is not supported (2 and 3 are)")
+            _n_tensors, n_kv = self._unpack("<QQ")
+            if n_kv > 1_000_000:
+                raise FormatError(path, f"implausible metadata count {n_kv} (corrupt header)")
+            for _ in range(n_kv):
+                key = self._string()
+                (vtype,) = self._unpack("<I")
+                self.fields[key] = self._value(vtype)
+        except (struct.error, IndexError, UnicodeDecodeError, OverflowError, MemoryError):
+            raise FormatError(path, f"cannot read GGUF header: truncated or corrupt at byte {self.pos}") from None
+
+    def _take(self, n: int) -> bytes:
+        if n < 0 or self.pos + n > len(self._buf):
+            raise IndexError
+        b = self._buf[self.pos:self.pos + n]
+        self.pos += n
+        return b
+
+    def _unpack(self, fmt: str) -> tuple:
+        size = struct.calcsize(fmt)
+        return struct.unpack(fmt, self._take(size))
+
+    def _string(self) -> str:
+        (n,) = self._unpack("<Q")
+        return self._take(n).decode("utf-8", "surrogateescape")
+
+    def _value(self, vtype: int) -> Any:
+        if vtype in _SCALARS:
+            (v,) = self._unpack(_SCALARS[vtype])
+            return v
+        if vtype == 8:
+            return self._string()
+        if vtype == 9:
+            etype, n = self._unpack("<IQ")
+            if etype in _NP:
+                import numpy as np
+
+                itemsize = np.dtype(_NP[etype]).itemsize
+                arr = np.frombuffer(self._take(n * itemsize), dtype=_NP[etype])
+                return arr.tolist()
+            if etype == 8:
+                return [self._string() for _ in range(n)]
+            return [self._value(etype) for _ in range(n)]
+        raise FormatError(self.path, f"unknown GGUF value type {vtype} at byte {self.pos}")
+
+
+def _field(reader: _Header, key: str, default: Any = None) -> Any:
+    return reader.fields.get(key, default)
+
+
+def read_gguf(path: str | os.PathLike) -> Vocabulary:
+    path = Path(path)
+    if not path.exists():
+        raise TokkitError(f"{path}: no such file")
+    if not is_gguf(path):
+        raise FormatError(path, "not a GGUF file (bad magic number)")
+    reader = _Header(path)
+    kind = _field(reader, "tokenizer.ggml.model")
+    if kind is None:
+        raise FormatError(path, "GGUF file has no tokenizer (no tokenizer.ggml.model key)")
+    strings = _field(reader, "tokenizer.ggml.tokens")
+    if not strings:
+        raise FormatError(path, "GGUF file has no tokenizer.ggml.tokens")
+    ttypes = _field(reader, "tokenizer.ggml.token_type") or [1] * len(strings)
+    n = len(strings)
+    if len(ttypes) != n:
+        raise FormatError(path, f"{len(ttypes)} token types for {n} tokens")
+    types = [TokenType(int(t)) if int(t) in TokenType._value2member_map_ else TokenType.NORMAL for t in ttypes]
+    where = str(path)
+    pre = _field(reader, "tokenizer.ggml.pre", "default")
+    meta: dict[str, Any] = {"source": where, "source_format": "gguf", "gguf_model": kind, "gguf_pre": pre}
+    tmpl = _field(reader, "tokenizer.chat_template")
+    if tmpl:
+        meta["chat_template"] = tmpl
+
+    ids = {
+        Role.BOS: _field(reader, "tokenizer.ggml.bos_token_id"),
+        Role.EOS: _field(reader, "tokenizer.ggml.eos_token_id"),
+        Role.UNK: _field(reader, "tokenizer.ggml.unknown_token_id"),
+        Role.PAD: _field(reader, "tokenizer.ggml.padding_token_id"),
+        Role.SEP: _field(reader, "tokenizer.ggml.seperator_token_id"),
+        Role.MASK: _field(reader, "tokenizer.ggml.mask_token_id"),
+        Role.EOT: _field(reader, "tokenizer.ggml.eot_token_id"),
+    }
+    roles_by_id: dict[int, set[Role]] = {}
+    for role, i in ids.items():
+        if i is not None and 0 <= int(i) < n:
+            roles_by_id.setdefault(int(i), set()).add(role)
+
+    if kind == "gpt2":
+        surface = Surface.BYTE_LEVEL
+    elif kind == "llama":
+        surface = Surface.METASPACE
+    else:
+        raise UnsupportedError(f"{path}: GGUF tokenizer model {kind!r} is not supported yet (gpt2 and llama are)")
+
+    tokens: list[bytes] = [b""] * n
+    normal_idx = []
+    for i, (s, t) in enumerate(zip(strings, types)):
+        if t in (TokenType.CONTROL, TokenType.USER_DEFINED, TokenType.UNKNOWN, TokenType.UNUSED):
+            tokens[i] = s.encode("utf-8")
+        elif t == TokenType.BYTE:
+            b = parse_byte_piece(s)
+            if b is None:
+                raise FormatError(path, f"byte token {i} is spelled {s!r}, not <0xXX>")
+            tokens[i] = bytes([b])
+        else:
+            normal_idx.append(i)
+    decoded = strings_to_bytes([strings[i] for i in normal_idx], surface, where)
+    for i, b in zip(normal_idx, decoded):
+        tokens[i] = b
+
+    added: list[AddedToken] = []
+    for i, t in enumerate(types):
+        if t in (TokenType.CONTROL, TokenType.USER_DEFINED) or (t == TokenType.UNKNOWN and surface == Surface.METASPACE):
+            special = t != TokenType.USER_DEFINED
+            roles = roles_by_id.get(i, set()) | infer_roles(strings[i], special)
+            added.append(AddedToken(id=i, content=strings[i], special=special, roles=frozenset(roles),
+                                    normalized=not special, in_model=surface == Surface.METASPACE))
+    for i, roles in roles_by_id.items():  # a role on a token that is not marked control
+        if not any(a.id == i for a in added) and types[i] not in (TokenType.BYTE,):
+            added.append(AddedToken(id=i, content=strings[i], special=True, roles=frozenset(roles), in_model=True))
+            types[i] = TokenType.CONTROL
+            tokens[i] = strings[i].encode("utf-8")
+    added.sort(key=lambda a: a.id)
+
+    options = ModelOptions()
+    unk = ids[Role.UNK]
+    if unk is not None and 0 <= int(unk) < n:
+        options.unk_id = int(unk)
+        types[options.unk_id] = TokenType.UNKNOWN  # the model's unk is always type UNKNOWN
+    scores = _field(reader, "tokenizer.ggml.scores")
+    add_bos = _field(reader, "tokenizer.ggml.add_bos_token")
+    add_eos = bool(_field(reader, "tokenizer.ggml.add_eos_token", False))
+    bos_id = ids[Role.BOS]
+
+    if kind == "gpt2":
+        merges_raw = _field(reader, "tokenizer.ggml.merges") or []
+        by_string = {}
+        for i, (s, t) in enumerate(zip(strings, types)):
+            if t == TokenType.NORMAL:
+                by_string.setdefault(s, i)
+        merges = []
+        for rank, m in enumerate(merges_raw):
+            parts = m.split(" ")
+            if len(parts) != 2:
+                raise FormatError(path, f"merge #{rank} {m!r} is not two tokens separated by one space")
+            a, b = by_string.get(parts[0]), by_string.get(parts[1])
+            r = by_string.get(parts[0] + parts[1])
+            if a is None or b is None or r is None:
+                raise FormatError(path, f"merge #{rank} {m!r} uses a token that is not in the vocabulary")
+            merges.append((a, b, r))
+        preset, split_digits = _PRE_TYPES.get(pre, (None, False))
+        if preset is None:
+            warnings.warn(f"{path}: pretokenizer {pre!r} is not known to tokkit; using GPT-2's (ids may differ)",
+                          stacklevel=2)
+            preset, split_digits = "gpt2", False
+            meta["pretokenizer_exact"] = False
+        options.ignore_merges = pre in _LLAMA3_LIKE
+        pretok = spec.byte_level_preset(preset, individual_digits=split_digits)
+        normalizer: list[Step] = []
+        decoder = [spec.byte_level(add_prefix_space=True, use_regex=True, trim_offsets=True)]
+        post = [spec.byte_level(add_prefix_space=True, use_regex=True, trim_offsets=False)]
+        if add_bos is None:
+            add_bos = pre in _LLAMA3_LIKE
+        model = ModelKind.BPE
+        score_list = None
+    else:  # SentencePiece-style ("llama")
+        if scores is None:
+            raise FormatError(path, "a SentencePiece (llama) GGUF vocabulary needs tokenizer.ggml.scores")
+        score_list = [float(s) for s in scores]
+        options.byte_fallback = any(t == TokenType.BYTE for t in types)
+        options.fuse_unk = True
+        order = sorted(range(n), key=lambda i: (-score_list[i], i))
+        merges = merges_all_splits(tokens, types, order)
+        add_prefix = bool(_field(reader, "tokenizer.ggml.add_space_prefix", True))
+        normalizer = ([spec.prepend("\u2581")] if add_prefix else []) + [spec.replace(" ", "\u2581")]
+        pretok = []
+        decoder = [spec.replace("\u2581", " "), Step("byte_fallback"), Step("fuse")]
+        if add_prefix:
+            decoder.append(Step("strip", {"content": " ", "start": 1, "stop": 0}))
+        post = []
+        if add_bos is None:
+            add_bos = True
+        model = ModelKind.BPE
+    bos = (strings[bos_id], int(bos_id)) if (add_bos and bos_id is not None) else None
+    eos_id = ids[Role.EOS]
+    eos = (strings[eos_id], int(eos_id)) if (add_eos and eos_id is not None) else None
+    tmpl_step = spec.bos_eos_template(bos, eos)
+    if tmpl_step is not None:
+        post.append(tmpl_step)
+    return Vocabulary(model=model, tokens=tokens, types=types, surface=surface, merges=merges,
+                      scores=score_list, added=added, options=options, normalizer=normalizer,
+                      pretokenizer=pretok, decoder=decoder, post_processor=post, meta=meta)

@@ -1,0 +1,388 @@
+"""The vocabulary data model shared by every tokkit capability.
+
+A :class:`Vocabulary` is engine-neutral: tokens are the raw **bytes** they spell (byte-level
+``Ġ`` and SentencePiece ``▁`` are decoded to a space, ``<0x0A>`` byte-fallback pieces to the byte
+0x0A), indexed by id. How those bytes are written as strings in a file format is the
+vocabulary's :class:`Surface`. Merges are ranked pairs of ids with the id they produce. Special
+and added tokens carry roles (bos, eos, chat markers...) and the Hugging Face matching flags.
+The normalizer, pretokenizer, decoder and post-processor are declarative lists of
+:class:`Step` (one kind name plus parameters), so a native encoder, the HF writer and the
+report code can all read them without a particular library.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Sequence
+
+from ..errors import FormatError, TokkitError
+
+
+class ModelKind(str, enum.Enum):
+    BPE = "bpe"
+    UNIGRAM = "unigram"
+    WORDPIECE = "wordpiece"
+
+
+class TokenType(enum.IntEnum):
+    """Per-token type; the numbers are SentencePiece's and GGUF's (so conversion is 1:1)."""
+
+    NORMAL = 1
+    UNKNOWN = 2
+    CONTROL = 3  # special tokens: never produced from text by the model, skipped on decode
+    USER_DEFINED = 4  # added tokens matched in text before the model runs
+    UNUSED = 5  # a reserved id (no usable token)
+    BYTE = 6  # byte-fallback piece <0xXX>: spells exactly one byte
+
+
+class Surface(str, enum.Enum):
+    """How a token's bytes are spelled as strings in tokenizer files."""
+
+    BYTE_LEVEL = "byte_level"  # GPT-2 byte->unicode map (Ġ = space); tiktoken-derived vocabularies
+    METASPACE = "metaspace"  # SentencePiece: ▁ = space, <0xXX> for BYTE tokens
+    PLAIN = "plain"  # UTF-8 text as is (WordPiece, character vocabularies)
+
+
+class Role(str, enum.Enum):
+    """What a special token is for. A token may have several roles (GPT-2's <|endoftext|>)."""
+
+    BOS = "bos"
+    EOS = "eos"
+    PAD = "pad"
+    UNK = "unk"
+    MASK = "mask"
+    SEP = "sep"
+    CLS = "cls"
+    EOT = "eot"  # end of turn (chat)
+    CHAT = "chat"  # chat template markers: <|im_start|>, [INST], <|start_header_id|> ...
+    FIM = "fim"  # fill-in-the-middle markers
+    TOOL = "tool"
+    OTHER = "other"
+
+
+#: roles that name at most one token in a vocabulary
+UNIQUE_ROLES = (Role.BOS, Role.EOS, Role.PAD, Role.UNK, Role.MASK, Role.SEP, Role.CLS)
+
+
+@dataclass(frozen=True)
+class AddedToken:
+    """A special or added token with its Hugging Face matching flags.
+
+    ``special=True`` tokens are control tokens (skipped when decoding with
+    ``skip_special_tokens``); ``special=False`` ones are ordinary added tokens (KL3M's whitespace
+    runs, for example). ``in_model`` says whether the id is also a key of the model's own
+    vocabulary in ``tokenizer.json`` (kept so a round trip writes the same file).
+    """
+
+    id: int
+    content: str
+    special: bool = True
+    roles: frozenset[Role] = frozenset()
+    lstrip: bool = False
+    rstrip: bool = False
+    single_word: bool = False
+    normalized: bool = False
+    in_model: bool = False
+
+    def with_roles(self, *roles: Role) -> "AddedToken":
+        return dataclasses.replace(self, roles=self.roles | frozenset(roles))
+
+
+@dataclass
+class Step:
+    """One normalizer / pretokenizer / decoder / post-processor step.
+
+    ``kind`` is a snake_case name (``split``, ``byte_level``, ``metaspace``, ``digits``,
+    ``nfc``, ``nfkc``, ``lowercase``, ``prepend``, ``replace``, ``precompiled``, ``template``,
+    ...; see :mod:`tokkit.vocab.spec`); ``params`` holds its parameters. A step tokkit does not
+    know yet is kept verbatim as ``kind="hf:<Type>"`` so a round trip loses nothing.
+    """
+
+    kind: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.params.get(key, default)
+
+
+@dataclass
+class ModelOptions:
+    """Model-level switches (names follow Hugging Face's where they exist)."""
+
+    unk_id: int | None = None
+    byte_fallback: bool = False
+    fuse_unk: bool = False
+    ignore_merges: bool = False  # Llama-3: a pretoken that is a whole token is not merged
+    continuing_subword_prefix: str | None = None  # WordPiece "##"
+    end_of_word_suffix: str | None = None
+    dropout: float | None = None
+    max_input_chars_per_word: int | None = None  # WordPiece
+
+
+@dataclass
+class Vocabulary:
+    """A tokenizer, as data.
+
+    ``tokens[i]`` is the byte string of id ``i`` (for added tokens: their UTF-8 content).
+    ``merges`` is the ranked BPE merge list as ``(left_id, right_id, result_id)``.
+    """
+
+    model: ModelKind
+    tokens: list[bytes]
+    types: list[TokenType]
+    surface: Surface
+    merges: list[tuple[int, int, int]] = field(default_factory=list)
+    scores: list[float] | None = None
+    added: list[AddedToken] = field(default_factory=list)
+    options: ModelOptions = field(default_factory=ModelOptions)
+    normalizer: list[Step] = field(default_factory=list)
+    pretokenizer: list[Step] = field(default_factory=list)
+    decoder: list[Step] = field(default_factory=list)
+    post_processor: list[Step] = field(default_factory=list)
+    #: free-form metadata carried between formats: chat_template, model_max_length,
+    #: clean_up_tokenization_spaces, name, source path/format...
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self._index: dict[bytes, int] | None = None
+        self.validate()
+
+    # -- invariants ---------------------------------------------------------------------------
+    def validate(self) -> None:
+        n = len(self.tokens)
+        src = self.meta.get("source")
+        where = src if src else None
+        if len(self.types) != n:
+            raise FormatError(where, f"{len(self.types)} token types for {n} tokens")
+        if self.scores is not None and len(self.scores) != n:
+            raise FormatError(where, f"{len(self.scores)} scores for {n} tokens")
+        if self.model == ModelKind.UNIGRAM and self.scores is None:
+            raise FormatError(where, "a Unigram vocabulary needs a score per token")
+        for a, b, r in self.merges:
+            if not (0 <= a < n and 0 <= b < n and 0 <= r < n):
+                raise FormatError(where, f"merge ({a}, {b}) -> {r} has an id outside 0..{n - 1}")
+        seen_roles: dict[Role, int] = {}
+        for t in self.added:
+            if not 0 <= t.id < n:
+                raise FormatError(where, f"added token {t.content!r} has id {t.id} outside 0..{n - 1}")
+            for role in t.roles:
+                if role in UNIQUE_ROLES:
+                    if role in seen_roles and seen_roles[role] != t.id:
+                        raise FormatError(
+                            where,
+                            f"role {role.value} given to two tokens "
+                            f"({self.tokens[seen_roles[role]]!r} and {t.content!r})",
+                        )
+                    seen_roles[role] = t.id
+        if self.options.unk_id is not None and not 0 <= self.options.unk_id < n:
+            raise FormatError(where, f"unk id {self.options.unk_id} outside 0..{n - 1}")
+
+    # -- sizes and lookups --------------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self.tokens)
+
+    @property
+    def size(self) -> int:
+        return len(self.tokens)
+
+    def index(self) -> dict[bytes, int]:
+        """bytes -> id over the model's own tokens (NORMAL, UNKNOWN, USER_DEFINED in model).
+
+        BYTE-fallback pieces and special tokens are left out, so ``▁`` and ``<0x20>`` (both a
+        space) never collide. The first id wins if a byte string repeats.
+        """
+        if self._index is None:
+            idx: dict[bytes, int] = {}
+            for i, (b, t) in enumerate(zip(self.tokens, self.types)):
+                if t in (TokenType.NORMAL, TokenType.UNKNOWN, TokenType.USER_DEFINED) and b not in idx:
+                    idx[b] = i
+            self._index = idx
+        return self._index
+
+    def token_id(self, token: bytes | str) -> int | None:
+        if isinstance(token, str):
+            token = token.encode("utf-8")
+        return self.index().get(token)
+
+    def added_by_id(self) -> dict[int, AddedToken]:
+        return {t.id: t for t in self.added}
+
+    def role_id(self, role: Role | str) -> int | None:
+        role = Role(role)
+        for t in self.added:
+            if role in t.roles:
+                return t.id
+        if role == Role.UNK and self.options.unk_id is not None:
+            return self.options.unk_id
+        return None
+
+    def role_token(self, role: Role | str) -> AddedToken | None:
+        role = Role(role)
+        for t in self.added:
+            if role in t.roles:
+                return t
+        return None
+
+    @property
+    def bos_id(self) -> int | None:
+        return self.role_id(Role.BOS)
+
+    @property
+    def eos_id(self) -> int | None:
+        return self.role_id(Role.EOS)
+
+    @property
+    def pad_id(self) -> int | None:
+        return self.role_id(Role.PAD)
+
+    @property
+    def unk_id(self) -> int | None:
+        return self.role_id(Role.UNK)
+
+    def special_ids(self) -> list[int]:
+        return sorted(t.id for t in self.added if t.special)
+
+    def add_bos(self) -> bool:
+        """Whether encoding puts the BOS token first (read from the post-processor)."""
+        return self._template_adds(first=True)
+
+    def add_eos(self) -> bool:
+        return self._template_adds(first=False)
+
+    def _template_adds(self, first: bool) -> bool:
+        for step in self.post_processor:
+            if step.kind == "template":
+                single = step.get("single") or []
+                items = [x for x in single if "SpecialToken" in x]
+                if not items:
+                    return False
+                seq_pos = next((i for i, x in enumerate(single) if "Sequence" in x), None)
+                for i, x in enumerate(single):
+                    if "SpecialToken" in x and seq_pos is not None and ((i < seq_pos) == first):
+                        return True
+                return False
+        return False
+
+    # -- byte-level facts ---------------------------------------------------------------------
+    def byte_coverage(self) -> int:
+        """How many of the 256 single bytes are tokens (as a normal token or a byte piece)."""
+        singles = {b[0] for b, t in zip(self.tokens, self.types)
+                   if len(b) == 1 and t in (TokenType.NORMAL, TokenType.BYTE)}
+        return len(singles)
+
+    def merge_ranks(self) -> dict[tuple[int, int], int]:
+        return {(a, b): r for r, (a, b, _) in enumerate(self.merges)}
+
+    def copy(self, **changes: Any) -> "Vocabulary":
+        fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        fields.update(changes)
+        fields["tokens"] = list(fields["tokens"])
+        fields["types"] = list(fields["types"])
+        fields["merges"] = list(fields["merges"])
+        fields["added"] = list(fields["added"])
+        fields["meta"] = dict(fields["meta"])
+        return Vocabulary(**fields)
+
+    def summary(self) -> dict[str, Any]:
+        """A JSON-able summary (what ``tokkit inspect`` prints)."""
+        from collections import Counter
+
+        from .spec import describe_steps
+
+        type_counts = Counter(t.name.lower() for t in self.types)
+        lengths = [len(b) for b, t in zip(self.tokens, self.types) if t == TokenType.NORMAL]
+        partial = sum(1 for b, t in zip(self.tokens, self.types) if t == TokenType.NORMAL and not _is_utf8(b))
+        roles = {}
+        for t in self.added:
+            for r in sorted(t.roles, key=lambda r: r.value):
+                roles.setdefault(r.value, []).append(t.content)
+        return {
+            "model": self.model.value,
+            "size": self.size,
+            "surface": self.surface.value,
+            "merges": len(self.merges),
+            "token_types": dict(sorted(type_counts.items())),
+            "added_tokens": len(self.added),
+            "special_tokens": sum(1 for t in self.added if t.special),
+            "roles": roles,
+            "add_bos": self.add_bos(),
+            "add_eos": self.add_eos(),
+            "byte_coverage": self.byte_coverage(),
+            "byte_fallback": self.options.byte_fallback,
+            "partial_utf8_tokens": partial,
+            "max_token_bytes": max(lengths) if lengths else 0,
+            "mean_token_bytes": round(sum(lengths) / len(lengths), 3) if lengths else 0.0,
+            "normalizer": describe_steps(self.normalizer),
+            "pretokenizer": describe_steps(self.pretokenizer),
+            "decoder": describe_steps(self.decoder),
+            "post_processor": describe_steps(self.post_processor),
+            "chat_template": bool(self.meta.get("chat_template")),
+        }
+
+
+def _is_utf8(b: bytes) -> bool:
+    try:
+        b.decode("utf-8")
+        return True
+    except UnicodeDecodeError:
+        return False
+
+
+def build_merges(
+    pairs: Iterable[tuple[bytes, bytes]],
+    index: dict[bytes, int],
+    where: str | None = None,
+) -> list[tuple[int, int, int]]:
+    """Turn ranked byte pairs into ``(left, right, result)`` id triples; all three must exist."""
+    out = []
+    for rank, (a, b) in enumerate(pairs):
+        ia, ib, ir = index.get(a), index.get(b), index.get(a + b)
+        if ia is None or ib is None or ir is None:
+            missing = [repr(x) for x, i in ((a, ia), (b, ib), (a + b, ir)) if i is None]
+            raise FormatError(where, f"merge #{rank} ({a!r} + {b!r}): token {', '.join(missing)} not in the vocabulary")
+        out.append((ia, ib, ir))
+    return out
+
+
+def merges_all_splits(
+    tokens: Sequence[bytes],
+    types: Sequence[TokenType],
+    order: Iterable[int],
+) -> list[tuple[int, int, int]]:
+    """Ranked merges for a vocabulary that has token priorities but no merge list.
+
+    tiktoken (rank = id) and SentencePiece BPE (higher score first) merge ANY adjacent pair whose
+    concatenation is a token, by the priority of the result. A merge list reproduces that when it
+    holds, for each result token in priority ``order``, every split of it into two tokens (sorted
+    by the ids of the parts). Only NORMAL tokens take part (byte-fallback and special tokens are
+    never merge results or parts).
+    """
+    index: dict[bytes, int] = {}
+    for i, (b, t) in enumerate(zip(tokens, types)):
+        if t == TokenType.NORMAL:
+            index.setdefault(b, i)
+    merges: list[tuple[int, int, int]] = []
+    for r in order:
+        tok = tokens[r]
+        if len(tok) < 2 or types[r] != TokenType.NORMAL or index.get(tok) != r:
+            continue
+        local = []
+        for j in range(1, len(tok)):
+            a, b = index.get(tok[:j]), index.get(tok[j:])
+            if a is not None and b is not None:
+                local.append((a, b, r))
+        local.sort()
+        merges.extend(local)
+    return merges
+
+
+def check_roles(added: list[AddedToken]) -> None:
+    seen: dict[Role, str] = {}
+    for t in added:
+        for r in t.roles:
+            if r in UNIQUE_ROLES:
+                if r in seen and seen[r] != t.content:
+                    raise TokkitError(f"role {r.value} given to two tokens: {seen[r]!r} and {t.content!r}")
+                seen[r] = t.content
