@@ -12,7 +12,7 @@ demo: setup
 	bash scripts/demo.sh
 
 test: setup
-	cd native && cargo test --release -q
+	cd native && PYO3_PYTHON=$(CURDIR)/.venv/bin/python cargo test --release -q
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
 # unit tests only (no real-asset tests), for quick iteration

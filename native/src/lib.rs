@@ -1,0 +1,103 @@
+//! Python bindings of tokkit's native core (`tokkit._native`). Bindings only: convert types,
+//! release the GIL around real work, keep the logic in the modules.
+
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::PyBytes;
+use rayon::prelude::*;
+
+pub mod bytelevel;
+pub mod trie;
+
+#[pyfunction]
+fn version() -> &'static str {
+    env!("CARGO_PKG_VERSION")
+}
+
+/// The 256 one-character strings of the byte-level alphabet, indexed by byte.
+#[pyfunction]
+fn bytes_to_unicode() -> Vec<String> {
+    bytelevel::bytes_to_unicode_table().iter().map(|c| c.to_string()).collect()
+}
+
+#[pyfunction]
+fn bytelevel_encode(b: &[u8]) -> String {
+    bytelevel::encode_bytes(b)
+}
+
+#[pyfunction]
+fn bytelevel_decode<'py>(py: Python<'py>, s: &str) -> PyResult<Bound<'py, PyBytes>> {
+    let out = bytelevel::decode_str(s).map_err(|e| PyValueError::new_err(e.to_string()))?;
+    Ok(PyBytes::new(py, &out))
+}
+
+#[pyfunction]
+fn bytelevel_encode_many(py: Python<'_>, items: Vec<Vec<u8>>) -> Vec<String> {
+    py.detach(|| items.par_iter().map(|b| bytelevel::encode_bytes(b)).collect())
+}
+
+#[pyfunction]
+fn bytelevel_decode_many<'py>(py: Python<'py>, items: Vec<String>) -> PyResult<Vec<Bound<'py, PyBytes>>> {
+    let decoded: Result<Vec<Vec<u8>>, (usize, bytelevel::DecodeError)> = py.detach(|| {
+        items.par_iter().enumerate().map(|(i, s)| bytelevel::decode_str(s).map_err(|e| (i, e))).collect()
+    });
+    match decoded {
+        Ok(v) => Ok(v.iter().map(|b| PyBytes::new(py, b)).collect()),
+        Err((i, e)) => Err(PyValueError::new_err(format!("item {i} ({:?}): {e}", items[i]))),
+    }
+}
+
+/// A byte trie over a vocabulary (token id = position in the list; empty tokens ignored).
+#[pyclass(frozen, module = "tokkit._native")]
+struct ByteTrie {
+    inner: trie::ByteTrie,
+}
+
+#[pymethods]
+impl ByteTrie {
+    #[new]
+    fn new(py: Python<'_>, tokens: Vec<Vec<u8>>) -> Self {
+        let inner = py.detach(|| trie::ByteTrie::new(&tokens));
+        ByteTrie { inner }
+    }
+
+    /// [(end, id)] for every token equal to text[start:end].
+    #[pyo3(signature = (text, start = 0))]
+    fn prefixes_of(&self, text: &[u8], start: usize) -> Vec<(usize, u32)> {
+        self.inner.prefixes_of(text, start)
+    }
+
+    fn with_prefix(&self, py: Python<'_>, prefix: &[u8]) -> Vec<u32> {
+        py.detach(|| self.inner.with_prefix(prefix))
+    }
+
+    fn get(&self, b: &[u8]) -> Vec<u32> {
+        self.inner.get(b)
+    }
+
+    #[pyo3(signature = (text, start = 0))]
+    fn longest_prefix(&self, text: &[u8], start: usize) -> Option<(usize, u32)> {
+        self.inner.longest_prefix(text, start)
+    }
+
+    fn __len__(&self) -> usize {
+        self.inner.num_tokens()
+    }
+
+    #[getter]
+    fn num_nodes(&self) -> usize {
+        self.inner.num_nodes()
+    }
+}
+
+#[pymodule]
+fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(version, m)?)?;
+    m.add_function(wrap_pyfunction!(bytes_to_unicode, m)?)?;
+    m.add_function(wrap_pyfunction!(bytelevel_encode, m)?)?;
+    m.add_function(wrap_pyfunction!(bytelevel_decode, m)?)?;
+    m.add_function(wrap_pyfunction!(bytelevel_encode_many, m)?)?;
+    m.add_function(wrap_pyfunction!(bytelevel_decode_many, m)?)?;
+    m.add_class::<ByteTrie>()?;
+    Ok(())
+}
