@@ -38,6 +38,14 @@ def texts_and_labels() -> tuple[list[str], list[str], dict[str, int]]:
     return texts, labels, {"udhr_languages": len(udhr), "udhr_texts": n_udhr, "legal_texts": len(texts) - n_udhr}
 
 
+def note(r: dict) -> str:
+    if "mismatched_without_digit_split" in r:
+        return (f"{r['mismatched_without_digit_split']} mismatched once tokkit's digit split (llama.cpp pre-type "
+                f"'{read_vocab(assets.pretrained_tokenizers()[r['tokenizer']]).meta.get('gguf_pre')}') is "
+                "removed: the original encoder omits it")
+    return ""
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", help="write the Markdown table here")
@@ -66,6 +74,14 @@ def main(argv: list[str] | None = None) -> int:
                 got = stock_hf_encoder(d)([c[0] for c in cases])
             row["llama_cpp_cases"] = len(cases)
             row["llama_cpp_mismatched"] = sum(1 for (t, ids), g in zip(cases, got) if list(ids) != list(g))
+        if row["mismatched_texts"] and any(st.kind == "digits" for st in read_vocab(path).pretokenizer):
+            # is the whole difference the digit split the original encoder omits? (SmolLM2)
+            v = read_vocab(path)
+            abl = v.copy(pretokenizer=[st for st in v.pretokenizer if st.kind != "digits"])
+            with tempfile.TemporaryDirectory() as d:
+                write_vocab(abl, d)
+                got = stock_hf_encoder(d)(texts)
+            row["mismatched_without_digit_split"] = sum(1 for a, b in zip(ref(texts), got) if list(a) != b)
         rows.append(row)
         print(f"{name:12s} {row['mismatched_texts']:5d} mismatched of {r.texts} texts ({r.tokens:,} tokens) "
               f"[{desc}] {r.seconds:.1f}s", flush=True)
@@ -76,14 +92,15 @@ def main(argv: list[str] | None = None) -> int:
         f"{counts['legal_texts']} SPDX licence texts, {chars:,} characters. Command: "
         "`.venv/bin/python eval/roundtrip_real.py`.",
         "",
-        "| tokenizer | read from | original encoder | texts | tokens | mismatched texts | llama.cpp reference cases |",
-        "|---|---|---|---|---|---|---|",
+        "| tokenizer | read from | original encoder | texts | tokens | mismatched texts | llama.cpp reference cases |"
+        " note |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         cpp = f"{r['llama_cpp_cases'] - r['llama_cpp_mismatched']}/{r['llama_cpp_cases']} exact" \
             if "llama_cpp_cases" in r else "-"
         lines.append(f"| {r['tokenizer']} | {r['source_format']} | {r['original']} | {r['texts']:,} | "
-                     f"{r['tokens']:,} | {r['mismatched_texts']} | {cpp} |")
+                     f"{r['tokens']:,} | {r['mismatched_texts']} | {cpp} | {note(r)} |")
     table = "\n".join(lines) + "\n"
     print(table)
     if args.out:
@@ -91,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
         Path(args.out).write_text(table, encoding="utf-8")
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=2, ensure_ascii=False), encoding="utf-8")
-    return 1 if any(r["mismatched_texts"] for r in rows) else 0
+    return 1 if any(r["mismatched_texts"] and r.get("mismatched_without_digit_split", 1) for r in rows) else 0
 
 
 if __name__ == "__main__":
