@@ -49,3 +49,24 @@ def test_list_corpora():
     names = {c.name: c for c in corpora.list_corpora()}
     assert names["udhr"].available and names["udhr"].languages >= 500
     assert set(corpora.CACHED) <= set(names)
+
+
+def test_cached_builder_is_deterministic_and_opens(tmp_path, monkeypatch):
+    """cpython-stdlib needs no Debian package: build it twice, same bytes; then open it."""
+    import importlib.util
+    import sys
+
+    spec = importlib.util.spec_from_file_location("build_cached", corpora.corpora_dir() / "build_cached.py")
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules["build_cached"] = mod
+    spec.loader.exec_module(mod)
+    a = mod.build("cpython-stdlib", tmp_path / "a", install=False)
+    b = mod.build("cpython-stdlib", tmp_path / "b", install=False)
+    assert a["files"] == b["files"] and a["files"]["heldout.jsonl.gz"]["documents"] > 10
+    monkeypatch.setenv("TOKKIT_CACHE", str(tmp_path / "a"))
+    held = list(corpora.open_corpus("cpython-stdlib", split="heldout"))
+    train = list(corpora.open_corpus("cpython-stdlib", split="train"))
+    assert len(held) == a["files"]["heldout.jsonl.gz"]["documents"] and not set(held) & set(train)
+    assert {c.name: c.available for c in corpora.list_corpora()}["cpython-stdlib"]
+    with pytest.raises(TokkitError, match="not built yet"):
+        list(corpora.open_corpus("kjv"))
