@@ -35,7 +35,8 @@ def test_gguf_matches_llama_cpp_reference_ids(name, tmp_path):
     assert not bad, bad[:3]
 
 
-@pytest.mark.parametrize("name", ["gpt2", "llama3", "qwen2", "smollm2", "cl100k", "mistral-v1", "mistral-v3"])
+@pytest.mark.parametrize("name", ["gpt2", "llama3", "qwen2", "smollm2", "cl100k", "mistral-v1", "mistral-v3",
+                                  "minilm"])
 def test_real_tokenizer_round_trip(name, real_tokenizers, tmp_path):
     path = real_tokenizers[name]
     v = read_vocab(path)

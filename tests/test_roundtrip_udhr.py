@@ -20,7 +20,8 @@ def texts():
     return out + list(corpora.open_corpus("legal", split="all"))
 
 
-@pytest.mark.parametrize("name", ["gpt2", "llama3", "qwen2", "cl100k", "mistral-v1", "mistral-v3"])
+@pytest.mark.parametrize("name", ["gpt2", "llama3", "qwen2", "cl100k", "mistral-v1", "mistral-v3",
+                                  "minilm"])
 def test_exact_on_udhr_and_legal(name, real_tokenizers, texts):
     _, ref = original_encoder(name)
     r = roundtrip(real_tokenizers[name], texts, reference=ref)

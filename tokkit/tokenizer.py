@@ -34,7 +34,12 @@ class Tokenizer:
 
             from .vocab.hf import vocab_to_hf_json
 
-            self._backend = HFTokenizer.from_str(json.dumps(vocab_to_hf_json(self.vocab)))
+            backend = HFTokenizer.from_str(json.dumps(vocab_to_hf_json(self.vocab)))
+            # a file's padding/truncation settings are kept when writing it back, but encode()
+            # returns the tokenization of the whole text, unpadded
+            backend.no_padding()
+            backend.no_truncation()
+            self._backend = backend
         return self._backend
 
     # -- encoding -------------------------------------------------------------------------------

@@ -53,6 +53,8 @@ def reference_encoder(path: str | os.PathLike) -> Encoder:
 
     tj = Path(s) / "tokenizer.json" if Path(s).is_dir() else Path(s)
     hf = Tokenizer.from_file(str(tj))
+    hf.no_padding()  # compare tokenization, not a file's batch settings
+    hf.no_truncation()
     return lambda texts: [e.ids for e in hf.encode_batch(list(texts), add_special_tokens=False)]
 
 
