@@ -28,10 +28,10 @@ def main() -> None:
     print("|---|---|---|---|---|---|")
     for name in ("gpt-2", "qwen2", "llama-bpe"):
         path = assets.llama_vocab(name)
-        t1, h = best(lambda: _Header(path).fields)
+        t1, h = best(lambda p=path: _Header(p).fields)
 
-        def ref():
-            r = gguf.GGUFReader(str(path), "r")
+        def ref(p=path):
+            r = gguf.GGUFReader(str(p), "r")
             return {k: r.fields[k].contents() for k in ("tokenizer.ggml.tokens", "tokenizer.ggml.merges")}
 
         t2, f = best(ref, n=1)

@@ -1,10 +1,8 @@
 """The CLI: inspect / convert on real files, and bad input -> one line, exit code 2."""
 
 import json
-import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner

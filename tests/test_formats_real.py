@@ -1,7 +1,5 @@
 """Readers and writers on the REAL tokenizers (GGUF vocabularies, SmolLM2, cl100k, Mistral)."""
 
-import glob
-import os
 import warnings
 
 import numpy as np

@@ -73,38 +73,27 @@ def test_malformed_hf_json_errors_name_the_problem():
         vocab_from_hf_json({"model": {"type": "WordLevel", "vocab": {}}}, where="x.json")
 
 
-def _rank_bpe(word: bytes, ranks: dict[bytes, int]) -> list[bytes]:
-    """tiktoken's algorithm, written plainly: merge the adjacent pair whose concatenation has the
-    lowest rank, leftmost first."""
+def _greedy_bpe(word: bytes, pair_rank) -> list[bytes]:
+    """Merge the adjacent pair with the lowest rank (leftmost among equals) until none has one.
+    tiktoken: rank of a pair = rank of its concatenation; HF: rank of the pair in the merge list."""
     parts = [word[i:i + 1] for i in range(len(word))]
     while True:
-        best = None
-        for i in range(len(parts) - 1):
-            r = ranks.get(parts[i] + parts[i + 1])
-            if r is not None and (best is None or r < best[0]):
-                best = (r, i)
-        if best is None:
+        ranked = [(r, i) for i in range(len(parts) - 1) if (r := pair_rank(parts[i], parts[i + 1])) is not None]
+        if not ranked:
             return parts
-        i = best[1]
+        _, i = min(ranked)
         parts[i:i + 2] = [parts[i] + parts[i + 1]]
+
+
+def _rank_bpe(word: bytes, ranks: dict[bytes, int]) -> list[bytes]:
+    return _greedy_bpe(word, lambda a, b: ranks.get(a + b))
 
 
 def _merge_list_bpe(word: bytes, merges: list[tuple[bytes, bytes]]) -> list[bytes]:
-    """HF's algorithm: merge the adjacent pair with the lowest merge rank, leftmost first."""
-    rank = {}
+    rank: dict[tuple[bytes, bytes], int] = {}
     for r, m in enumerate(merges):
         rank.setdefault(m, r)
-    parts = [word[i:i + 1] for i in range(len(word))]
-    while True:
-        best = None
-        for i in range(len(parts) - 1):
-            r = rank.get((parts[i], parts[i + 1]))
-            if r is not None and (best is None or r < best[0]):
-                best = (r, i)
-        if best is None:
-            return parts
-        i = best[1]
-        parts[i:i + 2] = [parts[i] + parts[i + 1]]
+    return _greedy_bpe(word, lambda a, b: rank.get((a, b)))
 
 
 @settings(max_examples=200, deadline=None)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ..errors import FormatError, TokkitError, UnsupportedError
+from ..errors import FormatError, TokkitError
 from .model import (
     AddedToken,
     ModelKind,

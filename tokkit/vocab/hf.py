@@ -22,7 +22,6 @@ from .model import (
     Surface,
     TokenType,
     Vocabulary,
-    build_merges,
 )
 from .roles import ROLE_KEYS, infer_roles
 from .spec import steps_from_hf, steps_to_hf

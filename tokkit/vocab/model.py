@@ -17,7 +17,7 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Sequence
 
-from ..errors import FormatError, TokkitError
+from ..errors import FormatError
 
 
 class ModelKind(str, enum.Enum):
@@ -330,22 +330,6 @@ def _is_utf8(b: bytes) -> bool:
         return False
 
 
-def build_merges(
-    pairs: Iterable[tuple[bytes, bytes]],
-    index: dict[bytes, int],
-    where: str | None = None,
-) -> list[tuple[int, int, int]]:
-    """Turn ranked byte pairs into ``(left, right, result)`` id triples; all three must exist."""
-    out = []
-    for rank, (a, b) in enumerate(pairs):
-        ia, ib, ir = index.get(a), index.get(b), index.get(a + b)
-        if ia is None or ib is None or ir is None:
-            missing = [repr(x) for x, i in ((a, ia), (b, ib), (a + b, ir)) if i is None]
-            raise FormatError(where, f"merge #{rank} ({a!r} + {b!r}): token {', '.join(missing)} not in the vocabulary")
-        out.append((ia, ib, ir))
-    return out
-
-
 def merges_all_splits(
     tokens: Sequence[bytes],
     types: Sequence[TokenType],
@@ -376,13 +360,3 @@ def merges_all_splits(
         local.sort()
         merges.extend(local)
     return merges
-
-
-def check_roles(added: list[AddedToken]) -> None:
-    seen: dict[Role, str] = {}
-    for t in added:
-        for r in t.roles:
-            if r in UNIQUE_ROLES:
-                if r in seen and seen[r] != t.content:
-                    raise TokkitError(f"role {r.value} given to two tokens: {seen[r]!r} and {t.content!r}")
-                seen[r] = t.content

@@ -8,7 +8,6 @@ from Hugging Face type names, and a one-line description used by ``tokkit inspec
 
 from __future__ import annotations
 
-from typing import Any
 
 from .model import Step
 
@@ -241,23 +240,3 @@ def describe_steps(steps: list[Step]) -> list[str]:
         else:
             out.append(s.kind)
     return out
-
-
-def pretokenizer_kind(steps: list[Step]) -> str:
-    """A name for the pretokenizer family: a preset name, 'metaspace', 'custom' or 'none'."""
-    for s in steps:
-        if s.kind == "split":
-            pat = s.params.get("regex")
-            for k, v in PATTERNS.items():
-                if v == pat:
-                    return k
-            return "custom"
-        if s.kind == "byte_level" and s.params.get("use_regex", True):
-            return "gpt2"
-        if s.kind == "metaspace":
-            return "metaspace"
-    return "none"
-
-
-def params_equal(a: dict[str, Any], b: dict[str, Any]) -> bool:
-    return a == b

@@ -18,7 +18,7 @@ from typing import Any
 
 from ..errors import FormatError, TokkitError, UnsupportedError
 from . import spec
-from .model import AddedToken, ModelKind, ModelOptions, Role, Step, Surface, TokenType, Vocabulary, merges_all_splits
+from .model import AddedToken, ModelKind, ModelOptions, Role, Surface, TokenType, Vocabulary, merges_all_splits
 from .roles import infer_roles
 
 # file name stem -> (pattern preset, special tokens) for rank files that ship without code
@@ -186,7 +186,7 @@ def tiktoken_parts(v: Vocabulary) -> tuple[dict[bytes, int], str, dict[str, int]
     else:
         reasons.append("its pretokenizer (" + " + ".join(kinds or ["none"]) + ") is not one regex")
     prev = -1
-    for a, b, r in v.merges:
+    for _, _, r in v.merges:
         if r < prev:
             reasons.append("its merge order does not follow token ids (tiktoken's rank is the id)")
             break
