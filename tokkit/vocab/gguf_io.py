@@ -266,3 +266,92 @@ def read_gguf(path: str | os.PathLike) -> Vocabulary:
     return Vocabulary(model=model, tokens=tokens, types=types, surface=surface, merges=merges,
                       scores=score_list, added=added, options=options, normalizer=normalizer,
                       pretokenizer=pretok, decoder=decoder, post_processor=post, meta=meta)
+
+
+# ---------------------------------------------------------------------------------------------
+# writing (vocab-only GGUF, the same keys llama.cpp's converter writes)
+# ---------------------------------------------------------------------------------------------
+def _pre_type(v: Vocabulary) -> str:
+    """The llama.cpp pre-type name of ``v``'s pretokenizer (inverse of the reading table)."""
+    steps = v.pretokenizer
+    split_digits = bool(steps) and steps[0].kind == "digits" and steps[0].get("individual_digits", False)
+    rest = steps[1:] if split_digits else steps
+    preset = None
+    if [s.kind for s in rest] == ["byte_level"] and rest[0].get("use_regex", True):
+        preset = "gpt2"
+    elif [s.kind for s in rest] == ["split", "byte_level"] and not rest[1].get("use_regex", True):
+        pattern = rest[0].params.get("regex")
+        preset = next((k for k, p in spec.PATTERNS.items() if p == pattern and k != "cl100k"), None)
+    preferred = {("gpt2", False): "gpt-2", ("gpt2", True): "smollm", ("llama3", False): "llama-bpe",
+                 ("qwen2", False): "qwen2", ("qwen35", False): "qwen35", ("o200k", False): "gpt-4o"}
+    name = preferred.get((preset, split_digits)) if preset else None
+    if name is None:
+        from .spec import describe_steps
+
+        raise UnsupportedError("cannot write GGUF: llama.cpp has no pre-type for the pretokenizer "
+                               + " + ".join(describe_steps(steps) or ["none"]))
+    return name
+
+
+def write_gguf(v: Vocabulary, target: str | os.PathLike, arch: str = "llama") -> Path:
+    """Write a vocab-only GGUF file (tokenizer.ggml.* keys) that llama.cpp and transformers read."""
+    import gguf
+
+    from ..io import atomic_path
+    from .surface import bytes_to_strings
+
+    if v.model != ModelKind.BPE:
+        raise UnsupportedError(f"cannot write GGUF: only BPE vocabularies are supported, not {v.model.value}")
+    added = v.added_by_id()
+    if v.surface == Surface.BYTE_LEVEL:
+        kind, pre = "gpt2", _pre_type(v)
+        if v.normalizer:
+            raise UnsupportedError("cannot write GGUF: llama.cpp's byte-level tokenizers have no normalizer")
+    elif v.surface == Surface.METASPACE:
+        kind, pre = "llama", "default"
+        if v.pretokenizer:
+            raise UnsupportedError("cannot write GGUF: a SentencePiece-style vocabulary with a pretokenizer")
+    else:
+        raise UnsupportedError(f"cannot write GGUF: tokens spelled as {v.surface.value} text")
+    plain = [i for i in range(v.size) if i not in added and v.types[i] in (TokenType.NORMAL, TokenType.BYTE)]
+    spelled = dict(zip(plain, bytes_to_strings([v.tokens[i] for i in plain], [v.types[i] for i in plain],
+                                                v.surface)))
+    strings = []
+    for i in range(v.size):
+        if i in spelled:
+            strings.append(spelled[i])
+        elif i in added:
+            strings.append(added[i].content)
+        else:
+            strings.append(v.tokens[i].decode("utf-8", "replace"))
+    types = [int(t) for t in v.types]
+    for t in v.added:  # added tokens are CONTROL (special) or USER_DEFINED in GGUF
+        if types[t.id] != int(TokenType.UNKNOWN):
+            types[t.id] = int(TokenType.CONTROL if t.special else TokenType.USER_DEFINED)
+    target = Path(target)
+    with atomic_path(target) as tmp:
+        w = gguf.GGUFWriter(str(tmp), arch=arch)
+        w.add_tokenizer_model(kind)
+        w.add_tokenizer_pre(pre)
+        w.add_token_list(strings)
+        w.add_token_types(types)
+        if kind == "gpt2":
+            w.add_token_merges([f"{strings[a]} {strings[b]}" for a, b, _ in v.merges])
+        else:
+            w.add_token_scores(list(v.scores) if v.scores else [0.0] * v.size)
+            w.add_add_space_prefix(any(s.kind == "prepend" for s in v.normalizer))
+        for role, add in ((Role.BOS, w.add_bos_token_id), (Role.EOS, w.add_eos_token_id),
+                          (Role.PAD, w.add_pad_token_id)):
+            i = v.role_id(role)
+            if i is not None:
+                add(i)
+        if v.options.unk_id is not None:
+            w.add_unk_token_id(v.options.unk_id)
+        w.add_add_bos_token(v.add_bos())
+        w.add_add_eos_token(v.add_eos())
+        if v.meta.get("chat_template"):
+            w.add_chat_template(v.meta["chat_template"])
+        w.write_header_to_file()
+        w.write_kv_data_to_file()
+        w.close()
+    return target
