@@ -137,9 +137,21 @@ def test_gguf_writer_round_trip_and_transformers_loads_it(name, real_tokenizers,
     assert w.tokens == v.tokens and w.types == v.types and w.merges == v.merges
     assert w.pretokenizer == v.pretokenizer and w.bos_id == v.bos_id and w.add_bos() == v.add_bos()
     assert [(a.id, a.content, a.roles) for a in w.added] == [(a.id, a.content, a.roles) for a in v.added]
+    ours = tokkit.load(out)
+    texts = [t for t in SAMPLE if "<|endoftext|>" not in t]
+    if name == "mistral-v3":
+        # the original library: sentencepiece itself, on every sample
+        import sentencepiece as spm
+
+        sp = spm.SentencePieceProcessor(model_file=real_tokenizers[name])
+        assert [list(ours.encode(t)) for t in texts] == sp.encode(texts)
+        # transformers' GGUF loader drops SentencePiece's dummy-prefix piece before a leading
+        # space (" one" -> [' one'] where sentencepiece gives [' ', ' one']): compare elsewhere
+        texts = [t for t in texts if not t.startswith(" ")]
+    if name == "smollm2":  # transformers' GGUF loader ignores the 'smollm' digit split
+        texts = [t for t in texts if not any(c.isdigit() for c in t)]
     tf = AutoTokenizer.from_pretrained(str(tmp_path), gguf_file="vocab.gguf")
-    texts = [t for t in SAMPLE if "<|endoftext|>" not in t and not any(c.isdigit() for c in t)]
-    assert [tf.encode(t, add_special_tokens=False) for t in texts] == [list(tokkit.load(out).encode(t)) for t in texts]
+    assert [tf.encode(t, add_special_tokens=False) for t in texts] == [list(ours.encode(t)) for t in texts]
 
 
 def test_gguf_writer_refuses_a_regex_llama_cpp_does_not_know(tmp_path):
