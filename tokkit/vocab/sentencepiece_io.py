@@ -107,7 +107,9 @@ def read_sentencepiece(path: str | os.PathLike) -> Vocabulary:
         normalizer.append(Step("precompiled",
                                {"precompiled_charsmap": base64.b64encode(ns.precompiled_charsmap).decode("ascii")}))
     if ns.remove_extra_whitespaces:
-        normalizer.append(Step("strip", {"strip_left": True, "strip_right": True}))
+        # SentencePiece removes leading/trailing spaces and collapses runs of spaces: the space
+        # character only (HF's Strip would also eat tabs and newlines)
+        normalizer.append(spec.replace("^ +| +$", "", regex=True))
         normalizer.append(spec.replace(" {2,}", " ", regex=True))
     if ns.add_dummy_prefix:
         normalizer.append(spec.prepend("\u2581"))
@@ -153,7 +155,7 @@ def _sp_expressible(v: Vocabulary) -> None:
             reasons.append("the regex pretokenizer has no SentencePiece equivalent")
             break
     for s in v.normalizer:
-        if s.kind not in ("precompiled", "prepend", "replace", "strip"):
+        if s.kind not in ("precompiled", "prepend", "replace"):
             reasons.append(f"the {s.kind} normalizer has no SentencePiece equivalent")
     if reasons:
         raise UnsupportedError("cannot write a SentencePiece model: " + "; ".join(reasons))
@@ -199,7 +201,8 @@ def write_sentencepiece(v: Vocabulary, target: str | os.PathLike) -> Path:
         if s.kind == "precompiled":
             ns.precompiled_charsmap = base64.b64decode(s.params["precompiled_charsmap"])
     ns.add_dummy_prefix = any(s.kind == "prepend" for s in v.normalizer)
-    ns.remove_extra_whitespaces = any(s.kind == "strip" for s in v.normalizer)
+    ns.remove_extra_whitespaces = any(s.kind == "replace" and s.params.get("regex") == " {2,}"
+                                      for s in v.normalizer)
     ns.escape_whitespaces = True
     target = Path(target)
     write_bytes_atomic(target, m.SerializeToString())
