@@ -7,6 +7,7 @@ use pyo3::types::PyBytes;
 use rayon::prelude::*;
 
 pub mod bytelevel;
+pub mod pretok;
 pub mod trie;
 
 #[pyfunction]
@@ -90,6 +91,40 @@ impl ByteTrie {
     }
 }
 
+/// A pretokenizer pipeline (HF semantics) built from the data model's steps as JSON.
+#[pyclass(frozen, module = "tokkit._native")]
+struct Pretokenizer {
+    inner: pretok::Pretokenizer,
+}
+
+#[pymethods]
+impl Pretokenizer {
+    #[new]
+    fn new(spec_json: &str) -> PyResult<Self> {
+        let inner = pretok::Pretokenizer::from_json(spec_json).map_err(PyValueError::new_err)?;
+        Ok(Pretokenizer { inner })
+    }
+
+    /// The pieces of `text` as bytes.
+    fn pieces<'py>(&self, py: Python<'py>, text: &str) -> Vec<Bound<'py, PyBytes>> {
+        let ps = py.detach(|| self.inner.pieces(text));
+        ps.iter().map(|p| PyBytes::new(py, &p.bytes(text))).collect()
+    }
+
+    /// [(start, end, prefix_space)] in UTF-8 byte offsets of `text`.
+    fn spans(&self, py: Python<'_>, text: &str) -> Vec<(usize, usize, bool)> {
+        py.detach(|| self.inner.pieces(text).into_iter().map(|p| (p.start, p.end, p.prefix_space)).collect())
+    }
+
+    /// Pieces of many texts, in parallel.
+    fn pieces_batch<'py>(&self, py: Python<'py>, texts: Vec<String>) -> Vec<Vec<Bound<'py, PyBytes>>> {
+        let all: Vec<Vec<Vec<u8>>> = py.detach(|| {
+            texts.par_iter().map(|t| self.inner.pieces(t).iter().map(|p| p.bytes(t)).collect()).collect()
+        });
+        all.iter().map(|ps| ps.iter().map(|b| PyBytes::new(py, b)).collect()).collect()
+    }
+}
+
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(version, m)?)?;
@@ -99,5 +134,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(bytelevel_encode_many, m)?)?;
     m.add_function(wrap_pyfunction!(bytelevel_decode_many, m)?)?;
     m.add_class::<ByteTrie>()?;
+    m.add_class::<Pretokenizer>()?;
     Ok(())
 }

@@ -240,3 +240,20 @@ def describe_steps(steps: list[Step]) -> list[str]:
         else:
             out.append(s.kind)
     return out
+
+
+def native_pretokenizer(steps: list[Step]):
+    """The pretokenizer steps as a native ``tokkit._native.Pretokenizer`` (HF semantics, exact).
+
+    Pieces come out as raw bytes (SentencePiece's ``▁`` as a space, as in the data model).
+    Raises UnsupportedError for a step the native core does not implement.
+    """
+    import json
+
+    from .. import _native
+    from ..errors import UnsupportedError
+
+    try:
+        return _native.Pretokenizer(json.dumps([{"kind": s.kind, "params": s.params} for s in steps]))
+    except ValueError as e:
+        raise UnsupportedError(str(e)) from None
