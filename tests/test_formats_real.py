@@ -197,3 +197,20 @@ def test_sentencepiece_trained_models_round_trip(model_type, rule, legal_lines, 
         assert len(bad) < 0.002 * len(texts)
         for a, b in bad:
             assert abs(sum(sp.get_score(i) for i in a) - sum(sp.get_score(i) for i in b)) < 1e-4
+
+
+@pytest.mark.parametrize("name", ["gpt2", "llama3", "qwen2", "smollm2", "cl100k", "mistral-v1", "mistral-v3", "minilm"])
+def test_every_added_token_keeps_its_id_in_stock_hf(name, real_tokenizers, tmp_path):
+    """HF renumbers added tokens that are not in the model vocab unless they come last: the
+    writer must keep SmolLM2's specials (ids 0-16) in the model vocab."""
+    from transformers import AutoTokenizer
+
+    v = read_vocab(real_tokenizers[name])
+    write_vocab(v, tmp_path)
+    hf = AutoTokenizer.from_pretrained(str(tmp_path))
+    t = tokkit.Tokenizer(v)
+    for a in v.added:
+        want = hf.encode(a.content, add_special_tokens=False)
+        assert t.encode(a.content).tolist() == want, a
+        if not a.normalized:  # a normalized one sees the normalizer first (Mistral's dummy-prefix ▁)
+            assert want == [a.id], a

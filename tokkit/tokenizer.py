@@ -1,8 +1,10 @@
 """``Tokenizer`` = a :class:`~tokkit.vocab.Vocabulary` + an encoder.
 
-Until tokkit's native encoder lands, encoding delegates to Hugging Face ``tokenizers`` built
-in memory from the vocabulary's own ``tokenizer.json`` (so what tokkit encodes is exactly what
-a stock loader of tokkit's output encodes). The method names and return types are final.
+BPE vocabularies encode with tokkit's native encoder (Rust, parallel batches, the GIL released),
+which gives the same ids as Hugging Face ``tokenizers`` on tokkit's own tokenizer.json. What the
+native core does not cover yet (WordPiece, Unigram, SentencePiece's precompiled normalizer...)
+encodes with HF ``tokenizers`` built in memory from that same tokenizer.json. Decoding uses HF's
+decoders either way.
 """
 
 from __future__ import annotations
@@ -19,9 +21,39 @@ from .vocab import Vocabulary, read_vocab, write_vocab
 
 
 class Tokenizer:
-    def __init__(self, vocab: Vocabulary):
+    def __init__(self, vocab: Vocabulary, native: bool = True):
         self.vocab = vocab
         self._backend = None
+        self._native = None
+        self.native_unsupported: str | None = None  # why the HF fallback is used, if it is
+        if native:
+            from .encoder import native_encoder
+            from .errors import UnsupportedError
+
+            try:
+                self._native = native_encoder(vocab)
+            except UnsupportedError as e:
+                self.native_unsupported = str(e)
+        else:
+            self.native_unsupported = "disabled"
+        self._prefix, self._suffix = self._affixes()
+
+    def _affixes(self) -> tuple[list[int], list[int]]:
+        """Ids the post-processor adds before/after a single sequence (BOS/EOS)."""
+        for step in self.vocab.post_processor:
+            if step.kind == "template":
+                specials = step.get("special_tokens") or {}
+                pre: list[int] = []
+                post: list[int] = []
+                seen_seq = False
+                for item in step.get("single") or []:
+                    if "Sequence" in item:
+                        seen_seq = True
+                    elif "SpecialToken" in item:
+                        ids = specials.get(item["SpecialToken"]["id"], {}).get("ids", [])
+                        (post if seen_seq else pre).extend(ids)
+                return pre, post
+        return [], []
 
     # -- construction ---------------------------------------------------------------------------
     @classmethod
@@ -46,12 +78,34 @@ class Tokenizer:
     def encode(self, text: str, add_special_tokens: bool = False) -> np.ndarray:
         """Token ids of ``text`` (uint32). Special-token text in ``text`` maps to its id;
         ``add_special_tokens`` adds BOS/EOS as the tokenizer's post-processor says."""
-        return np.asarray(self._hf().encode(text, add_special_tokens=add_special_tokens).ids, dtype=np.uint32)
+        if self._native is None:
+            return np.asarray(self._hf().encode(text, add_special_tokens=add_special_tokens).ids, dtype=np.uint32)
+        from .encoder import ids_from_bytes
+
+        ids = ids_from_bytes(self._native.encode(text))
+        if add_special_tokens and (self._prefix or self._suffix):
+            ids = np.concatenate([np.asarray(self._prefix, np.uint32), ids, np.asarray(self._suffix, np.uint32)])
+        return ids
 
     def encode_batch(self, texts: Sequence[str], add_special_tokens: bool = False) -> list[np.ndarray]:
         """Encode many texts in parallel; one uint32 array per text."""
-        encs = self._hf().encode_batch(list(texts), add_special_tokens=add_special_tokens)
-        return [np.asarray(e.ids, dtype=np.uint32) for e in encs]
+        ids, lengths = self.encode_batch_flat(texts, add_special_tokens=add_special_tokens)
+        return np.split(ids, np.cumsum(lengths)[:-1]) if len(lengths) else []
+
+    def encode_batch_flat(self, texts: Sequence[str], add_special_tokens: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """Encode many texts in parallel: (all ids concatenated, one length per text), uint32."""
+        if self._native is None or (add_special_tokens and (self._prefix or self._suffix)):
+            if self._native is None:
+                arrays = [np.asarray(e.ids, dtype=np.uint32) for e in
+                          self._hf().encode_batch(list(texts), add_special_tokens=add_special_tokens)]
+            else:
+                arrays = [self.encode(t, add_special_tokens=True) for t in texts]
+            lengths = np.asarray([len(a) for a in arrays], dtype=np.uint32)
+            return (np.concatenate(arrays) if arrays else np.zeros(0, np.uint32)), lengths
+        from .encoder import ids_from_bytes
+
+        flat, lengths = self._native.encode_batch(list(texts))
+        return ids_from_bytes(flat), ids_from_bytes(lengths)
 
     def encode_with_offsets(self, text: str, add_special_tokens: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """(ids, offsets): offsets is an (n, 2) int array of character spans in ``text``."""

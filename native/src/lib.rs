@@ -7,6 +7,7 @@ use pyo3::types::PyBytes;
 use rayon::prelude::*;
 
 pub mod bytelevel;
+pub mod encode;
 pub mod pretok;
 pub mod trie;
 
@@ -125,6 +126,53 @@ impl Pretokenizer {
     }
 }
 
+fn u32_bytes<'py>(py: Python<'py>, ids: &[u32]) -> Bound<'py, PyBytes> {
+    let mut out = Vec::with_capacity(ids.len() * 4);
+    for id in ids {
+        out.extend_from_slice(&id.to_le_bytes());
+    }
+    PyBytes::new(py, &out)
+}
+
+/// A BPE encoder with Hugging Face semantics; ids come back as little-endian u32 bytes.
+#[pyclass(frozen, module = "tokkit._native")]
+struct BpeEncoder {
+    inner: encode::Encoder,
+}
+
+#[pymethods]
+impl BpeEncoder {
+    #[new]
+    fn new(
+        py: Python<'_>,
+        tokens: Vec<Vec<u8>>,
+        in_vocab: Vec<bool>,
+        byte_tokens: Vec<(u8, u32)>,
+        merges: Vec<(u32, u32, u32)>,
+        config_json: &str,
+    ) -> PyResult<Self> {
+        let inner = py
+            .detach(|| encode::Encoder::new(&tokens, &in_vocab, &byte_tokens, &merges, config_json))
+            .map_err(PyValueError::new_err)?;
+        Ok(BpeEncoder { inner })
+    }
+
+    fn encode<'py>(&self, py: Python<'py>, text: &str) -> Bound<'py, PyBytes> {
+        let ids = py.detach(|| self.inner.encode(text));
+        u32_bytes(py, &ids)
+    }
+
+    /// (all ids, per-text lengths), both as little-endian u32 bytes; texts encoded in parallel.
+    fn encode_batch<'py>(&self, py: Python<'py>, texts: Vec<String>) -> (Bound<'py, PyBytes>, Bound<'py, PyBytes>) {
+        let (ids, lens) = py.detach(|| {
+            let per: Vec<Vec<u32>> = texts.par_iter().map(|t| self.inner.encode(t)).collect();
+            let lens: Vec<u32> = per.iter().map(|v| v.len() as u32).collect();
+            (per.concat(), lens)
+        });
+        (u32_bytes(py, &ids), u32_bytes(py, &lens))
+    }
+}
+
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(version, m)?)?;
@@ -135,5 +183,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(bytelevel_decode_many, m)?)?;
     m.add_class::<ByteTrie>()?;
     m.add_class::<Pretokenizer>()?;
+    m.add_class::<BpeEncoder>()?;
     Ok(())
 }
