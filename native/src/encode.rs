@@ -7,7 +7,9 @@
 //! without spaces stay fast), with HF's rule for stale heap entries so ties resolve the same way.
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::BinaryHeap;
+
+use rustc_hash::FxHashMap as HashMap;
 
 use aho_corasick::{AhoCorasick, MatchKind};
 use fancy_regex::Regex;
@@ -49,6 +51,8 @@ pub struct Encoder {
     ignore_merges: bool,
     /// byte-level models start from bytes, others from characters
     byte_level: bool,
+    /// byte-level: the id of each single byte (None: not in the vocabulary)
+    byte_ids: [Option<u32>; 256],
     norms: Vec<Norm>,
     pretok: Pretokenizer,
     raw_added: Option<(AhoCorasick, Vec<AddedToken>)>,
@@ -199,13 +203,13 @@ impl Encoder {
         let cfg: Value = serde_json::from_str(config).map_err(|e| format!("bad encoder config: {e}"))?;
         let surface = cfg.get("surface").and_then(Value::as_str).unwrap_or("byte_level");
         let metaspace = surface == "metaspace";
-        let mut vocab = HashMap::with_capacity(tokens.len());
+        let mut vocab = HashMap::with_capacity_and_hasher(tokens.len(), Default::default());
         for (i, (t, ok)) in tokens.iter().zip(in_vocab).enumerate() {
             if *ok {
                 vocab.entry(t.clone()).or_insert(i as u32);
             }
         }
-        let mut mm = HashMap::with_capacity(merges.len());
+        let mut mm = HashMap::with_capacity_and_hasher(merges.len(), Default::default());
         for (rank, &(a, b, r)) in merges.iter().enumerate() {
             mm.insert((a, b), (rank as u32, r)); // a repeated pair: the last one wins, as in HF
         }
@@ -238,6 +242,10 @@ impl Encoder {
                 return Err(format!("BPE option {key} is not supported by the native encoder"));
             }
         }
+        let mut byte_ids = [None; 256];
+        for b in 0..=255u8 {
+            byte_ids[b as usize] = vocab.get(&vec![b]).copied();
+        }
         let raw_added = build_added(&added, false, &norms)?;
         let norm_added = build_added(&added, true, &norms)?;
         Ok(Encoder {
@@ -248,6 +256,7 @@ impl Encoder {
             fuse_unk: get_bool(&opts, "fuse_unk", false),
             ignore_merges: get_bool(&opts, "ignore_merges", false),
             byte_level: surface == "byte_level",
+            byte_ids,
             norms,
             pretok,
             raw_added,
@@ -275,7 +284,11 @@ impl Encoder {
                             Seg::Added(id) => ids.push(id),
                             Seg::Text(u) => {
                                 for p in self.pretok.pieces(u) {
-                                    self.encode_piece(&p.bytes(u), &mut ids);
+                                    if p.prefix_space {
+                                        self.encode_piece(&p.bytes(u), &mut ids);
+                                    } else {
+                                        self.encode_piece(&u.as_bytes()[p.start..p.end], &mut ids);
+                                    }
                                 }
                             }
                         }
@@ -296,8 +309,14 @@ impl Encoder {
                 return;
             }
         }
-        // initial symbols: (id, is_unk)
         let mut syms: Vec<u32> = Vec::with_capacity(piece.len());
+        if self.byte_level && piece.iter().all(|&b| self.byte_ids[b as usize].is_some()) {
+            // fast path: every byte is a token
+            syms.extend(piece.iter().map(|&b| self.byte_ids[b as usize].unwrap()));
+            bpe_merge(&mut syms, &self.merges);
+            out.extend_from_slice(&syms);
+            return;
+        }
         let mut last_unk = false;
         let units: Vec<&[u8]> = if self.byte_level {
             piece.chunks(1).collect()
@@ -392,7 +411,7 @@ mod tests {
     #[test]
     fn merges_by_rank_then_position() {
         // a=0 b=1 ab=2 ba=3; merges: (b,a)->ba rank 0, (a,b)->ab rank 1
-        let mut m = HashMap::new();
+        let mut m = HashMap::default();
         m.insert((1, 0), (0, 3));
         m.insert((0, 1), (1, 2));
         let mut s = vec![0, 1, 0, 1];
@@ -406,7 +425,7 @@ mod tests {
     #[test]
     fn long_runs_are_not_quadratic() {
         // "aaaa..." with a->aa->aaaa... merges: 1M symbols must finish quickly
-        let mut m = HashMap::new();
+        let mut m = HashMap::default();
         m.insert((0, 0), (0, 1));
         m.insert((1, 1), (1, 2));
         let mut s = vec![0u32; 1 << 20];
