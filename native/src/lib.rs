@@ -7,6 +7,7 @@ use pyo3::types::PyBytes;
 use rayon::prelude::*;
 
 pub mod bytelevel;
+pub mod count;
 pub mod encode;
 pub mod pretok;
 pub mod trie;
@@ -173,6 +174,61 @@ impl BpeEncoder {
     }
 }
 
+/// A pretoken count table being built: add batches of texts (counted in parallel) or other
+/// tables' rows; read it out as (pieces, little-endian u64 counts).
+#[pyclass(module = "tokkit._native")]
+struct Counter {
+    pretok: pretok::Pretokenizer,
+    counts: count::Counts,
+}
+
+#[pymethods]
+impl Counter {
+    #[new]
+    fn new(spec_json: &str) -> PyResult<Self> {
+        let pretok = pretok::Pretokenizer::from_json(spec_json).map_err(PyValueError::new_err)?;
+        Ok(Counter { pretok, counts: count::Counts::default() })
+    }
+
+    fn add_texts(&mut self, py: Python<'_>, texts: Vec<String>) {
+        let counts = std::mem::take(&mut self.counts);
+        let pretok = &self.pretok;
+        self.counts = py.detach(|| count::merge_into(counts, count::count_texts(pretok, &texts)));
+    }
+
+    fn add_counts(&mut self, py: Python<'_>, pieces: Vec<Vec<u8>>, counts: Vec<u64>) -> PyResult<()> {
+        if pieces.len() != counts.len() {
+            return Err(PyValueError::new_err("pieces and counts differ in length"));
+        }
+        let table = &mut self.counts;
+        py.detach(|| {
+            for (p, c) in pieces.into_iter().zip(counts) {
+                *table.entry(p).or_insert(0) += c;
+            }
+        });
+        Ok(())
+    }
+
+    fn __len__(&self) -> usize {
+        self.counts.len()
+    }
+
+    fn total(&self) -> u64 {
+        self.counts.values().sum()
+    }
+
+    /// (pieces sorted by bytes, counts as little-endian u64 bytes)
+    fn items<'py>(&self, py: Python<'py>) -> (Vec<Bound<'py, PyBytes>>, Bound<'py, PyBytes>) {
+        let mut rows: Vec<(&Vec<u8>, &u64)> = self.counts.iter().collect();
+        rows.sort_unstable();
+        let mut raw = Vec::with_capacity(rows.len() * 8);
+        for (_, c) in &rows {
+            raw.extend_from_slice(&c.to_le_bytes());
+        }
+        (rows.iter().map(|(p, _)| PyBytes::new(py, p)).collect(), PyBytes::new(py, &raw))
+    }
+}
+
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(version, m)?)?;
@@ -184,5 +240,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<ByteTrie>()?;
     m.add_class::<Pretokenizer>()?;
     m.add_class::<BpeEncoder>()?;
+    m.add_class::<Counter>()?;
     Ok(())
 }

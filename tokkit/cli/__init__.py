@@ -29,9 +29,9 @@ def cli() -> None:
 
 
 def _register() -> None:
-    from . import corpora_cmds, vocab_cmds
+    from . import corpora_cmds, count_cmds, vocab_cmds
 
-    for mod in (vocab_cmds, corpora_cmds):
+    for mod in (vocab_cmds, count_cmds, corpora_cmds):
         for cmd in mod.COMMANDS:
             cli.add_command(cmd)
 
