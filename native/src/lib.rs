@@ -10,6 +10,7 @@ pub mod bytelevel;
 pub mod count;
 pub mod encode;
 pub mod pretok;
+pub mod train;
 pub mod trie;
 
 #[pyfunction]
@@ -229,6 +230,31 @@ impl Counter {
     }
 }
 
+/// Learn BPE merges from (pieces, counts); returns [(left, right, count)] with replayed merges
+/// first. Deterministic; ties as Hugging Face's BpeTrainer breaks them.
+#[pyfunction]
+#[pyo3(signature = (pieces, counts, merges, replay = Vec::new(), min_frequency = 0, max_token_bytes = None,
+                    max_words = None, forbid = Vec::new()))]
+#[allow(clippy::too_many_arguments)]
+fn train_bpe<'py>(
+    py: Python<'py>,
+    pieces: Vec<Vec<u8>>,
+    counts: Vec<u64>,
+    merges: usize,
+    replay: Vec<(Vec<u8>, Vec<u8>)>,
+    min_frequency: u64,
+    max_token_bytes: Option<usize>,
+    max_words: Option<usize>,
+    forbid: Vec<Vec<u8>>,
+) -> PyResult<Vec<(Bound<'py, PyBytes>, Bound<'py, PyBytes>, u64)>> {
+    if pieces.len() != counts.len() {
+        return Err(PyValueError::new_err("pieces and counts differ in length"));
+    }
+    let cfg = train::TrainConfig { merges, min_frequency, max_token_bytes, max_words, forbid };
+    let r = py.detach(|| train::train(&pieces, &counts, &replay, &cfg));
+    Ok(r.merges.iter().map(|(a, b, c)| (PyBytes::new(py, a), PyBytes::new(py, b), *c)).collect())
+}
+
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(version, m)?)?;
@@ -241,5 +267,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Pretokenizer>()?;
     m.add_class::<BpeEncoder>()?;
     m.add_class::<Counter>()?;
+    m.add_function(wrap_pyfunction!(train_bpe, m)?)?;
     Ok(())
 }
