@@ -241,9 +241,6 @@ class Vocabulary:
     def unk_id(self) -> int | None:
         return self.role_id(Role.UNK)
 
-    def special_ids(self) -> list[int]:
-        return sorted(t.id for t in self.added if t.special)
-
     def add_bos(self) -> bool:
         """Whether encoding puts the BOS token first (read from the post-processor)."""
         return self._template_adds(first=True)
@@ -271,9 +268,6 @@ class Vocabulary:
         singles = {b[0] for b, t in zip(self.tokens, self.types)
                    if len(b) == 1 and t in (TokenType.NORMAL, TokenType.BYTE)}
         return len(singles)
-
-    def merge_ranks(self) -> dict[tuple[int, int], int]:
-        return {(a, b): r for r, (a, b, _) in enumerate(self.merges)}
 
     def copy(self, **changes: Any) -> "Vocabulary":
         fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
