@@ -1,7 +1,7 @@
 """Build larger real corpora from Debian packages (and the running Python) into the cache.
 
     python3 corpora/build_cached.py NAME... [--install] [--cache DIR]
-    NAME: kjv | cpython-stdlib | kernel-docs | gnome-help | debian-reference | all
+    NAME: kjv | cpython-stdlib | kernel-docs | gnome-help | debian-reference | rust-src | go-src | all
 
 Output: ``<cache>/corpora/<name>/{train,heldout}.jsonl.gz`` (or ``<lang>.train.jsonl.gz`` ...
 for the multilingual ones) with ``{"id", "text"}`` per document, and ``manifest.json`` (source
@@ -123,6 +123,34 @@ def kernel_docs(install: bool) -> tuple[list[str], Iterator[tuple[str, str, str]
     return [pkg], gen()
 
 
+def _source_tree(pkg: str, roots: list[str], ext: str, install: bool):
+    """Every ``*ext`` file under the package's source roots, as code documents."""
+    ensure_packages([pkg], install)
+    files = []
+    for pattern in roots:
+        for root in sorted(Path("/").glob(pattern.lstrip("/"))):
+            files += sorted(root.rglob(f"*{ext}"))
+
+    def gen():
+        for p in files:
+            try:
+                text = p.read_text(encoding="utf-8")
+            except (UnicodeDecodeError, OSError):
+                continue
+            if text.strip():
+                yield "", p.as_posix(), text
+
+    return [pkg], gen()
+
+
+def rust_src(install: bool):
+    return _source_tree("rust-src", ["/usr/src/rustc-*"], ".rs", install)
+
+
+def go_src(install: bool):
+    return _source_tree("golang-1.19-src", ["/usr/share/go-1.19/src"], ".go", install)
+
+
 class _Text(html.parser.HTMLParser):
     """Text of an HTML page, one block element per line (scripts and styles dropped)."""
 
@@ -216,7 +244,7 @@ def gnome_help(install: bool) -> tuple[list[str], Iterator[tuple[str, str, str]]
 
 BUILDERS: dict[str, Callable] = {
     "kjv": kjv, "cpython-stdlib": cpython_stdlib, "kernel-docs": kernel_docs,
-    "debian-reference": debian_reference, "gnome-help": gnome_help,
+    "debian-reference": debian_reference, "gnome-help": gnome_help, "rust-src": rust_src, "go-src": go_src,
 }
 MULTILINGUAL = {"debian-reference", "gnome-help"}
 

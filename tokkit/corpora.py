@@ -6,7 +6,8 @@ Bundled (committed under ``corpora/``):
   - ``legal``: 727 SPDX licence texts, fixed train/held-out split.
 Cached (built on demand by ``corpora/build_cached.py`` into ``$TOKKIT_CACHE/corpora/<name>``):
   ``kjv``, ``cpython-stdlib``, ``kernel-docs``, ``gnome-help`` (per language),
-  ``debian-reference`` (per language). Each has a fixed train/held-out split by document.
+  ``debian-reference`` (per language), ``rust-src`` and ``go-src`` (code). Each has a fixed
+  train/held-out split by document.
 
 Nothing here imports torch or transformers.
 """
@@ -25,7 +26,7 @@ from .errors import TokkitError
 from .io import cache_dir
 
 BUNDLED = ("udhr", "legal")
-CACHED = ("kjv", "cpython-stdlib", "kernel-docs", "gnome-help", "debian-reference")
+CACHED = ("kjv", "cpython-stdlib", "kernel-docs", "gnome-help", "debian-reference", "rust-src", "go-src")
 SPLITS = ("train", "heldout", "all")
 
 
@@ -179,6 +180,8 @@ def list_corpora() -> list[CorpusInfo]:
         "kernel-docs": "Linux kernel documentation (Debian linux-doc)",
         "gnome-help": "GNOME user help, per locale (Debian gnome-user-docs)",
         "debian-reference": "Debian Reference, per language (Debian debian-reference-*)",
+        "rust-src": "Rust compiler and standard library sources (Debian rust-src), code",
+        "go-src": "Go 1.19 sources (Debian golang-1.19-src), code",
     }
     for name in CACHED:
         d = _cached_dir(name)
