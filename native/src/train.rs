@@ -68,14 +68,19 @@ pub fn train(pieces: &[Vec<u8>], counts: &[u64], replay: &[(Vec<u8>, Vec<u8>)], 
         .map(|(p, &c)| Word { syms: p.iter().map(|&b| id_of[b as usize]).collect(), count: c })
         .collect();
 
-    // pair -> total count, pair -> words containing it
+    // pair -> total count; pair -> words containing it (a plain list of u32 word indices, which
+    // may hold repeats and stale entries: de-duplicated when the pair is merged; far smaller
+    // than a hash set per pair)
     let mut pair_count: FxHashMap<(u32, u32), i64> = FxHashMap::default();
-    let mut where_: FxHashMap<(u32, u32), FxHashSet<usize>> = FxHashMap::default();
+    let mut where_: FxHashMap<(u32, u32), Vec<u32>> = FxHashMap::default();
     for (wi, w) in words.iter().enumerate() {
         for p in w.syms.windows(2) {
             let pair = (p[0], p[1]);
             *pair_count.entry(pair).or_insert(0) += w.count as i64;
-            where_.entry(pair).or_default().insert(wi);
+            let list = where_.entry(pair).or_default();
+            if list.last() != Some(&(wi as u32)) {
+                list.push(wi as u32);
+            }
         }
     }
 
@@ -84,12 +89,13 @@ pub fn train(pieces: &[Vec<u8>], counts: &[u64], replay: &[(Vec<u8>, Vec<u8>)], 
     // merge every occurrence of `pair` into `new_id`; returns pairs whose count went up
     let apply = |pair: (u32, u32), new_id: u32, words: &mut Vec<Word>,
                  pair_count: &mut FxHashMap<(u32, u32), i64>,
-                 where_: &mut FxHashMap<(u32, u32), FxHashSet<usize>>| -> Vec<(u32, u32)> {
+                 where_: &mut FxHashMap<(u32, u32), Vec<u32>>| -> Vec<(u32, u32)> {
         let mut grown = Vec::new();
-        let Some(ws) = where_.remove(&pair) else { return grown };
-        let mut ws: Vec<usize> = ws.into_iter().collect();
+        let Some(mut ws) = where_.remove(&pair) else { return grown };
         ws.sort_unstable();
+        ws.dedup();
         for wi in ws {
+            let wi = wi as usize;
             let w = &mut words[wi];
             let c = w.count as i64;
             let mut i = 0;
@@ -125,7 +131,12 @@ pub fn train(pieces: &[Vec<u8>], counts: &[u64], replay: &[(Vec<u8>, Vec<u8>)], 
                 // (stale memberships are harmless: merging finds nothing there).
                 w.syms = out;
                 for p in w.syms.windows(2) {
-                    where_.entry((p[0], p[1])).or_default().insert(wi);
+                    if p[0] == new_id || p[1] == new_id {  // only pairs with the new token are new here
+                        let list = where_.entry((p[0], p[1])).or_default();
+                        if list.last() != Some(&(wi as u32)) {
+                            list.push(wi as u32);
+                        }
+                    }
                 }
             }
         }
