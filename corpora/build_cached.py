@@ -28,8 +28,8 @@ import subprocess
 import sys
 import sysconfig
 import xml.etree.ElementTree as ET
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Callable, Iterator
 
 Docs = Iterator[tuple[str, str]]  # (document id, text)
 
@@ -46,8 +46,15 @@ def is_heldout(doc_id: str) -> bool:
 
 
 def pkg_version(pkg: str) -> str | None:
-    r = subprocess.run(["dpkg-query", "-W", "-f=${Version}", pkg], capture_output=True, text=True)
-    return r.stdout.strip() if r.returncode == 0 and r.stdout.strip() else None
+    """The installed version of a Debian package (``dpkg-query -W``), None if not installed
+    (a removed package whose configuration files remain is not installed)."""
+    try:
+        r = subprocess.run(["dpkg-query", "-W", "-f=${Status}\t${Version}", pkg],
+                           capture_output=True, text=True, check=False)
+    except FileNotFoundError:  # not a Debian system
+        return None
+    status, _, version = r.stdout.strip().partition("\t")
+    return version if r.returncode == 0 and status.endswith(" installed") and version else None
 
 
 _updated = False
@@ -86,7 +93,7 @@ def kjv(install: bool) -> tuple[list[str], Iterator[tuple[str, str, str]]]:
         if chapter and lines:
             yield "", chapter, "\n".join(lines)
 
-    return ["bible-kjv-text"], gen()
+    return ["bible-kjv-text", "bible-kjv"], gen()
 
 
 def cpython_stdlib(install: bool) -> tuple[list[str], Iterator[tuple[str, str, str]]]:
@@ -154,7 +161,7 @@ def go_src(install: bool):
 class _Text(html.parser.HTMLParser):
     """Text of an HTML page, one block element per line (scripts and styles dropped)."""
 
-    BLOCK = {"p", "div", "li", "h1", "h2", "h3", "h4", "h5", "h6", "pre", "tr", "dt", "dd", "br", "title"}
+    BLOCK = frozenset({"p", "div", "li", "h1", "h2", "h3", "h4", "h5", "h6", "pre", "tr", "dt", "dd", "br", "title"})
 
     def __init__(self):
         super().__init__(convert_charrefs=True)
@@ -183,19 +190,30 @@ class _Text(html.parser.HTMLParser):
 
 
 def debian_reference(install: bool) -> tuple[list[str], Iterator[tuple[str, str, str]]]:
-    langs = ["en", "de", "fr", "es", "it", "ja", "pt", "zh-cn", "zh-tw"]
+    # debian-reference-pt-br is left out: in 2.100 it is the pt translation with a few words
+    # substituted (Secção -> Seção), a near-duplicate that would leak between languages
+    langs = ["en", "de", "fr", "es", "id", "it", "ja", "pt", "zh-cn", "zh-tw"]
     pkgs = [f"debian-reference-{x}" for x in langs]
-    for p in pkgs:  # some languages may be missing from the archive: install what exists
+    ensure_packages(pkgs[:1], install)  # English is required; each translation is optional
+    missing = [p for p in pkgs[1:] if pkg_version(p) is None]
+    if missing and install:
         try:
-            ensure_packages([p], install)
-        except subprocess.CalledProcessError:
-            print(f"  (skipping {p}: not installable)", file=sys.stderr)
+            ensure_packages(missing, install)
+        except subprocess.CalledProcessError:  # one not in this archive: install the others one by one
+            for p in missing:
+                try:
+                    ensure_packages([p], install)
+                except subprocess.CalledProcessError:
+                    print(f"  (skipping {p}: not installable)", file=sys.stderr)
+    elif missing:
+        print(f"  (translations not installed, left out: `apt-get install -y {' '.join(missing)}` "
+              "or --install adds them)", file=sys.stderr)
     root = Path("/usr/share/debian-reference")
 
     def gen():
         for p in sorted(root.glob("*.html")):
             m = re.match(r"^(\w+)\.([\w-]+)\.html$", p.name)
-            if not m or m.group(1) == "index":
+            if not m or m.group(1) == "index" or m.group(2) not in langs:
                 continue
             parser = _Text()
             parser.feed(p.read_text(encoding="utf-8", errors="replace"))
@@ -277,6 +295,8 @@ def build(name: str, cache: Path, install: bool) -> dict:
     manifest = {
         "name": name, "packages": {p: pkg_version(p) for p in pkgs},
         "python": sys.version.split()[0] if name == "cpython-stdlib" else None,
+        "documents": sum(f["documents"] for f in files.values()),
+        "bytes": sum(f["bytes"] for f in files.values()),
         "split_rule": "held-out iff sha256('tokkit-split:' + name + ':' + id)[0] < 13",
         "files": files,
     }

@@ -7,7 +7,10 @@ itself (never by position or id), so a newer archive never moves a text between 
 held-out and a duplicate can never sit on both sides:
 held-out iff sha256("tokkit-legal:" + text)[0] < 26 (about 10%). Texts are kept as published.
 
-  corpora/legal/spdx_train.jsonl, spdx_heldout.jsonl   {"id", "name", "aliases", "text"} per line
+  corpora/legal/spdx_train.jsonl, spdx_heldout.jsonl   {"id", "name", "aliases", "text"} per line,
+                                                       sorted by id
+  corpora/legal/index.json   counts, bytes and sha256 of both files, the split rule
+  corpora/legal/LICENSE, SOURCE.md
 
     python3 corpora/build_legal.py [--archive PATH] [--out corpora/legal]
 """
@@ -58,6 +61,15 @@ def build(archive: Path, out: Path) -> dict:
     (out / "index.json").write_text(json.dumps(info, indent=1) + "\n", encoding="utf-8")
     (out / "LICENSE").write_text("The licence texts come from the spdx-license-list package, released under "
                                  "CC0-1.0:\n\n" + licence, encoding="utf-8")
+    (out / "SOURCE.md").write_text(
+        "# Source\n\n"
+        f"- archive: `{archive.name}` (npm package `spdx-license-list` 6.12.0), CC0-1.0\n"
+        f"- sha256: `{digest}`\n"
+        f"- file: `package/spdx-full.json`: {len(data)} licence ids, {len(by_text)} distinct texts "
+        f"({info['duplicate_ids_dropped']} ids share a text with a smaller id and are listed as its aliases)\n"
+        f"- split (fixed): {info['split_rule']}: {len(split['train'])} train, {len(split['heldout'])} held-out\n"
+        "- rebuild: `python3 corpora/build_legal.py` (stdlib only; byte-identical output)\n",
+        encoding="utf-8")
     return info
 
 

@@ -85,7 +85,7 @@ def collapse(raw: str) -> str:
 class _Parser(html.parser.HTMLParser):
     """Collects <html> attributes and, per <article data-number>, its heading and paragraphs."""
 
-    BLOCKS = {"h1", "h2", "h3", "h4", "p", "li"}
+    BLOCKS = frozenset({"h1", "h2", "h3", "h4", "p", "li"})
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)

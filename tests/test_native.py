@@ -64,6 +64,37 @@ def test_trie_agrees_with_brute_force(vocab, text, start, prefix):
         assert lp is None
 
 
+@given(st.lists(st.binary(max_size=6), max_size=40), st.binary(max_size=30), st.integers(0, 40))
+def test_trie_full_byte_range(vocab, text, start):
+    # arbitrary bytes (all 256 values), start possibly past the end of the text
+    vocab = vocab + [text[i:j] for i, j in ((0, 2), (1, 4), (3, 3))]
+    t = _native.ByteTrie(vocab)
+    want = sorted((start + len(v), i) for i, v in enumerate(vocab) if v and text[start:].startswith(v))
+    assert t.prefixes_of(text, start) == want
+    assert t.longest_prefix(text, start) == (max(want, key=lambda w: (w[0], -w[1])) if want else None)
+    assert t.with_prefix(b"") == [i for i, v in enumerate(vocab) if v]
+    for v in vocab:
+        assert t.get(v) == ([i for i, w in enumerate(vocab) if w == v] if v else [])
+
+
+def test_trie_small_cases():
+    t = _native.ByteTrie([])
+    assert (len(t), t.num_nodes) == (0, 1)
+    assert t.prefixes_of(b"abc") == [] and t.longest_prefix(b"abc") is None and t.with_prefix(b"") == []
+    t = _native.ByteTrie([b"a", b"ab", b"", b"ab"])
+    assert len(t) == 3 and t.num_nodes == 3  # empty tokens are ignored
+    assert t.get(b"ab") == [1, 3] and t.get(b"") == []
+    assert t.prefixes_of(b"xab", start=1) == [(2, 0), (3, 1), (3, 3)]
+    assert t.longest_prefix(b"xab", 1) == (3, 1)
+    with pytest.raises(OverflowError):
+        t.prefixes_of(b"ab", -1)
+
+
+def test_version():
+    v = _native.version()
+    assert isinstance(v, str) and v.count(".") == 2
+
+
 def test_trie_on_real_vocabulary(real_tokenizers):
     from tokkit import read_vocab
 

@@ -2,8 +2,8 @@
 
 Bundled (committed under ``corpora/``):
   - ``udhr``: the Universal Declaration of Human Rights in 521 languages, 30 aligned articles
-    each (a parallel corpus; split "all" only: it is evaluation text);
-  - ``legal``: 727 SPDX licence texts, fixed train/held-out split.
+    each (a parallel corpus; evaluation text only: split "heldout" or "all", never "train");
+  - ``legal``: the SPDX licence texts (727 ids, 687 distinct texts), fixed train/held-out split.
 Cached (built on demand by ``corpora/build_cached.py`` into ``$TOKKIT_CACHE/corpora/<name>``):
   ``kjv``, ``cpython-stdlib``, ``kernel-docs``, ``gnome-help`` (per language),
   ``debian-reference`` (per language), ``rust-src`` and ``go-src`` (code). Each has a fixed
@@ -18,16 +18,35 @@ import difflib
 import functools
 import gzip
 import json
+import os
+import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 from .errors import TokkitError
-from .io import cache_dir
+from .io import cache_dir  # $TOKKIT_CACHE or ~/.cache/tokkit
+
+__all__ = [
+    "BUNDLED",
+    "CACHED",
+    "SPLITS",
+    "CorpusInfo",
+    "cache_dir",
+    "corpora_dir",
+    "corpus_languages",
+    "corpus_text",
+    "list_corpora",
+    "open_corpus",
+    "udhr",
+    "udhr_languages",
+    "udhr_parallel",
+]
 
 BUNDLED = ("udhr", "legal")
 CACHED = ("kjv", "cpython-stdlib", "kernel-docs", "gnome-help", "debian-reference", "rust-src", "go-src")
 SPLITS = ("train", "heldout", "all")
+ENGLISH = ("kjv", "kernel-docs")  # single-language cached corpora (the others are code or per language)
 
 
 @dataclass(frozen=True)
@@ -41,12 +60,24 @@ class CorpusInfo:
 
 
 def corpora_dir() -> Path:
-    """The bundled corpora: ``corpora/`` of the checkout (beside the package) when present."""
-    here = Path(__file__).resolve().parent
-    for cand in (here.parent / "corpora", here / "corpora"):
+    """The bundled corpora directory.
+
+    ``$TOKKIT_CORPORA`` when set; else ``corpora/`` of the checkout (beside the package, i.e.
+    ``tokkit/../corpora``); else an installed copy (``<prefix>/share/tokkit/corpora``).
+    """
+    env = os.environ.get("TOKKIT_CORPORA")
+    if env:
+        cand = Path(env).expanduser()
         if (cand / "udhr" / "index.json").exists():
             return cand
-    raise TokkitError(f"bundled corpora not found (looked in {here.parent / 'corpora'})")
+        raise TokkitError(f"$TOKKIT_CORPORA={env}: no udhr/index.json there")
+    here = Path(__file__).resolve().parent
+    candidates = [here.parent / "corpora", Path(sys.prefix) / "share" / "tokkit" / "corpora"]
+    for cand in candidates:
+        if (cand / "udhr" / "index.json").exists():
+            return cand
+    raise TokkitError(f"bundled corpora not found (looked in {', '.join(map(str, candidates))}; "
+                      "set $TOKKIT_CORPORA)")
 
 
 def _suggest(name: str, options: list[str]) -> str:
@@ -61,35 +92,45 @@ def _udhr_index() -> dict:
 
 
 def udhr_languages() -> list[dict]:
-    """One entry per declaration: code, iso639_3, bcp47, name, script, direction, chars, bytes."""
-    return list(_udhr_index()["languages"])
+    """The UDHR index, sorted by key: one entry per declaration with key (file stem), iso639_3,
+    bcp47, name, script (ISO 15924), direction, stage, chars, bytes, sha256."""
+    return [dict(e) for e in _udhr_index()["languages"]]
 
 
-def _udhr_code(lang: str) -> str:
-    langs = udhr_languages()
-    codes = [e["code"] for e in langs]
-    if lang in codes:
+def _udhr_key(lang: str) -> str:
+    langs = _udhr_index()["languages"]
+    keys = [e["key"] for e in langs]
+    if lang in keys:
         return lang
-    # an ISO 639-3 code or BCP 47 tag: the first declaration by code order (documented default)
-    for key in ("iso639_3", "bcp47"):
-        hits = sorted(e["code"] for e in langs if e[key] == lang)
+    # an ISO 639-3 code or BCP 47 tag: the first declaration in key order (documented default)
+    for field in ("iso639_3", "bcp47"):
+        hits = sorted(e["key"] for e in langs if e[field] == lang)
         if hits:
             return hits[0]
-    raise TokkitError(f"no UDHR declaration for language {lang!r}{_suggest(lang, codes)}")
+    options = sorted(set(keys) | {e["iso639_3"] for e in langs})
+    raise TokkitError(f"no UDHR declaration for language {lang!r}{_suggest(lang, options)}")
+
+
+@functools.cache
+def _udhr_texts(key: str) -> tuple[str, ...]:
+    path = corpora_dir() / "udhr" / f"{key}.jsonl"
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+    return tuple(r["text"] for r in sorted(rows, key=lambda r: r["unit"]))
 
 
 def udhr(lang: str) -> list[str]:
-    """The 30 aligned article texts of one language (a declaration code, ISO 639-3 or BCP 47)."""
-    code = _udhr_code(lang)
-    path = corpora_dir() / "udhr" / f"{code}.jsonl"
-    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
-    return [r["text"] for r in sorted(rows, key=lambda r: r["unit"])]
+    """The 30 aligned article texts of one declaration, article 1 first.
+
+    ``lang``: a declaration key (``deu_1996``), or an ISO 639-3 code / BCP 47 tag, which opens the
+    first declaration with that code in key order (``deu`` -> ``deu_1901``)."""
+    return list(_udhr_texts(_udhr_key(lang)))
 
 
 def udhr_parallel(langs: list[str] | None = None) -> dict[str, list[str]]:
-    """{declaration code: 30 article texts}, every language aligned unit by unit."""
-    codes = [e["code"] for e in udhr_languages()] if langs is None else [_udhr_code(x) for x in langs]
-    return {c: udhr(c) for c in codes}
+    """{declaration key: 30 article texts}, aligned unit by unit; every declaration when ``langs``
+    is None."""
+    keys = [e["key"] for e in _udhr_index()["languages"]] if langs is None else [_udhr_key(x) for x in langs]
+    return {k: list(_udhr_texts(k)) for k in keys}
 
 
 # -- files with a split ----------------------------------------------------------------------------
@@ -126,8 +167,8 @@ def open_corpus(name: str, lang: str | None = None, split: str = "train") -> Ite
     if split not in SPLITS:
         raise TokkitError(f"unknown split {split!r} (choose from {', '.join(SPLITS)})")
     if name == "udhr":
-        if split != "all":
-            raise TokkitError("the UDHR is evaluation text with no train/held-out split: use split='all'")
+        if split == "train":
+            raise TokkitError("the UDHR is evaluation text with no train split: use split='all' (or 'heldout')")
         if lang is None:
             for texts in udhr_parallel().values():
                 yield from texts
@@ -154,6 +195,10 @@ def open_corpus(name: str, lang: str | None = None, split: str = "train") -> Ite
                 raise TokkitError(f"corpus {name!r} has no language {lang!r}{_suggest(lang, langs)}")
             files = _split_files(d, f"{lang}.", split)
         else:
+            english = name in ENGLISH
+            if lang is not None and not (english and lang in ("en", "eng")):
+                raise TokkitError(f"corpus {name!r} has a single language ({'English' if english else 'code'}): "
+                                  f"leave lang out, not {lang!r}")
             files = _split_files(d, "", split)
         for p in files:
             for row in _read_jsonl(p):
@@ -163,7 +208,21 @@ def open_corpus(name: str, lang: str | None = None, split: str = "train") -> Ite
                       f"(known: {', '.join(BUNDLED + CACHED)})")
 
 
+def corpus_languages(name: str) -> list[str]:
+    """The ``lang`` values :func:`open_corpus` takes for ``name``: UDHR keys, a per-language
+    cached corpus's languages (empty if not built), [] for a single-language corpus."""
+    if name == "udhr":
+        return [e["key"] for e in _udhr_index()["languages"]]
+    if name in CACHED:
+        return _cached_languages(name)
+    if name == "legal":
+        return []
+    raise TokkitError(f"unknown corpus {name!r}{_suggest(name, list(BUNDLED + CACHED))} "
+                      f"(known: {', '.join(BUNDLED + CACHED)})")
+
+
 def corpus_text(name: str, lang: str | None = None, split: str = "train", sep: str = "\n\n") -> str:
+    """All documents of :func:`open_corpus` joined with ``sep``."""
     return sep.join(open_corpus(name, lang=lang, split=split))
 
 

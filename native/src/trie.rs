@@ -173,6 +173,32 @@ mod tests {
     }
 
     #[test]
+    fn edges() {
+        let t = ByteTrie::new(&vocab());
+        // "a","ab","abc","b","bc","\u{e9}" (2 bytes): root + a,ab,abc + b,bc + 2 = 8 nodes
+        assert_eq!(t.num_nodes(), 8);
+        assert_eq!(t.prefixes_of(b"ab", 2), vec![]);
+        assert_eq!(t.prefixes_of(b"ab", 99), vec![]);
+        assert_eq!(t.longest_prefix(b"ab", 2), None);
+        assert_eq!(t.longest_prefix(b"ab", 99), None);
+        assert_eq!(t.with_prefix(b"abcd"), Vec::<u32>::new());
+
+        let empty = ByteTrie::new::<Vec<u8>>(&[]);
+        assert_eq!((empty.num_nodes(), empty.num_tokens()), (1, 0));
+        assert_eq!(empty.with_prefix(b""), Vec::<u32>::new());
+        assert_eq!(empty.prefixes_of(b"abc", 0), vec![]);
+
+        // all 256 single bytes, in reverse id order: children sorted, every byte reachable
+        let bytes: Vec<Vec<u8>> = (0..=255u8).rev().map(|b| vec![b]).collect();
+        let t = ByteTrie::new(&bytes);
+        assert_eq!(t.num_nodes(), 257);
+        for b in 0..=255u8 {
+            assert_eq!(t.get(&[b]), vec![255 - b as u32]);
+            assert_eq!(t.longest_prefix(&[b, b], 0), Some((1, 255 - b as u32)));
+        }
+    }
+
+    #[test]
     fn brute_force_agrees() {
         let v = vocab();
         let t = ByteTrie::new(&v);
