@@ -36,26 +36,8 @@ class Tokenizer:
                 self.native_unsupported = str(e)
         else:
             self.native_unsupported = "disabled"
-        self._prefix, self._suffix = self._affixes()
+        self._prefix, self._suffix = vocab.special_affixes()
 
-    def _affixes(self) -> tuple[list[int], list[int]]:
-        """Ids the post-processor adds before/after a single sequence (BOS/EOS)."""
-        for step in self.vocab.post_processor:
-            if step.kind == "template":
-                specials = step.get("special_tokens") or {}
-                pre: list[int] = []
-                post: list[int] = []
-                seen_seq = False
-                for item in step.get("single") or []:
-                    if "Sequence" in item:
-                        seen_seq = True
-                    elif "SpecialToken" in item:
-                        ids = specials.get(item["SpecialToken"]["id"], {}).get("ids", [])
-                        (post if seen_seq else pre).extend(ids)
-                return pre, post
-        return [], []
-
-    # -- construction ---------------------------------------------------------------------------
     @classmethod
     def from_file(cls, path: str | os.PathLike, **kw) -> "Tokenizer":
         return cls(read_vocab(path, **kw))

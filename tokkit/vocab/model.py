@@ -241,26 +241,29 @@ class Vocabulary:
     def unk_id(self) -> int | None:
         return self.role_id(Role.UNK)
 
-    def add_bos(self) -> bool:
-        """Whether encoding puts the BOS token first (read from the post-processor)."""
-        return self._template_adds(first=True)
-
-    def add_eos(self) -> bool:
-        return self._template_adds(first=False)
-
-    def _template_adds(self, first: bool) -> bool:
+    def special_affixes(self) -> tuple[list[int], list[int]]:
+        """Ids the post-processor puts before and after a single sequence (BOS/EOS)."""
         for step in self.post_processor:
             if step.kind == "template":
-                single = step.get("single") or []
-                items = [x for x in single if "SpecialToken" in x]
-                if not items:
-                    return False
-                seq_pos = next((i for i, x in enumerate(single) if "Sequence" in x), None)
-                for i, x in enumerate(single):
-                    if "SpecialToken" in x and seq_pos is not None and ((i < seq_pos) == first):
-                        return True
-                return False
-        return False
+                specials = step.get("special_tokens") or {}
+                pre: list[int] = []
+                post: list[int] = []
+                seen_seq = False
+                for item in step.get("single") or []:
+                    if "Sequence" in item:
+                        seen_seq = True
+                    elif "SpecialToken" in item:
+                        ids = specials.get(item["SpecialToken"]["id"], {}).get("ids", [])
+                        (post if seen_seq else pre).extend(ids)
+                return pre, post
+        return [], []
+
+    def add_bos(self) -> bool:
+        """Whether encoding puts a special token (BOS) first (read from the post-processor)."""
+        return bool(self.special_affixes()[0])
+
+    def add_eos(self) -> bool:
+        return bool(self.special_affixes()[1])
 
     # -- byte-level facts ---------------------------------------------------------------------
     def byte_coverage(self) -> int:
