@@ -29,11 +29,15 @@ def cli() -> None:
 
 
 def _register() -> None:
-    from . import corpora_cmds, count_cmds, vocab_cmds
+    """Add every ``COMMANDS`` list from the ``*_cmds`` modules of this package (one per group)."""
+    import importlib
+    import pkgutil
 
-    for mod in (vocab_cmds, count_cmds, corpora_cmds):
-        for cmd in mod.COMMANDS:
-            cli.add_command(cmd)
+    for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+        if info.name.endswith("_cmds"):
+            mod = importlib.import_module(f"{__name__}.{info.name}")
+            for cmd in mod.COMMANDS:
+                cli.add_command(cmd)
 
 
 _register()
