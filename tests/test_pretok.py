@@ -23,6 +23,9 @@ PIPELINES = {
     "prefix": [spec.byte_level(add_prefix_space=True, use_regex=True)],
     "superbpe1": [spec.digits(False), spec.split(spec.R2L_DIGITS_PATTERN + r"| ?\p{L}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"),
                   spec.byte_level(False, False, False)],
+    # sparse patterns take the per-branch search (native/src/fastre.rs)
+    "superbpe2": [spec.split(r"\p{N}{1,3}| ?[^\s\p{L}\p{N}]{2,}[\r\n/]*| +(?!\S)"), spec.byte_level(False, False, False)],
+    "sparse": [spec.split(r"'s|  +|\d(?=\d)|[!?]{2,}| ?,"), spec.byte_level(False, False, False)],
     "metaspace": [spec.metaspace(prepend_scheme="always", split=True)],
     "metaspace_first": [spec.metaspace(prepend_scheme="first", split=False)],
     "bert": [spec.Step("bert")],

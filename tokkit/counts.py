@@ -169,8 +169,13 @@ def count_texts(texts: Iterable[str], pretokenizer: Sequence[Step] | Sequence[di
 
 def count_files(paths: Sequence[str | os.PathLike], pretokenizer: Sequence[Step] | Sequence[dict],
                 text_field: str = "text", errors: str = "strict", batch_bytes: int = BATCH_BYTES,
-                progress: Callable[[int], None] | None = None) -> CountTable:
-    """Count the pretokens of corpus files; ``progress(n_bytes)`` is called after each batch."""
+                progress: Callable[[int], None] | None = None,
+                transform: Callable[[str], Iterable[str]] | None = None) -> CountTable:
+    """Count the pretokens of corpus files; ``progress(n_bytes)`` is called after each batch.
+
+    ``transform(text)`` -> texts, when given, runs on each text before pretokenization (a
+    trainer's normalizer, cutting added tokens out of the text).
+    """
     from . import __version__
     from .io import sha256_file
 
@@ -184,8 +189,11 @@ def count_files(paths: Sequence[str | os.PathLike], pretokenizer: Sequence[Step]
         p = Path(p)
         batch, size = [], 0
         for t in iter_texts(p, text_field=text_field, errors=errors):
-            batch.append(t)
             size += len(t)
+            if transform is None:
+                batch.append(t)
+            else:
+                batch.extend(transform(t))
             if size >= batch_bytes:
                 counter.add_texts(batch)
                 if progress:

@@ -9,6 +9,7 @@ use rayon::prelude::*;
 pub mod bytelevel;
 pub mod count;
 pub mod encode;
+pub mod fastre;
 pub mod pretok;
 pub mod train;
 pub mod trie;
@@ -234,7 +235,7 @@ impl Counter {
 /// first. Deterministic; ties as Hugging Face's BpeTrainer breaks them.
 #[pyfunction]
 #[pyo3(signature = (pieces, counts, merges, replay = Vec::new(), min_frequency = 0, max_token_bytes = None,
-                    max_words = None, forbid = Vec::new()))]
+                    max_words = None, forbid = Vec::new(), max_token_chars = None, progress = None))]
 #[allow(clippy::too_many_arguments)]
 fn train_bpe<'py>(
     py: Python<'py>,
@@ -246,12 +247,22 @@ fn train_bpe<'py>(
     max_token_bytes: Option<usize>,
     max_words: Option<usize>,
     forbid: Vec<Vec<u8>>,
+    max_token_chars: Option<usize>,
+    progress: Option<Py<PyAny>>,
 ) -> PyResult<Vec<(Bound<'py, PyBytes>, Bound<'py, PyBytes>, u64)>> {
     if pieces.len() != counts.len() {
         return Err(PyValueError::new_err("pieces and counts differ in length"));
     }
-    let cfg = train::TrainConfig { merges, min_frequency, max_token_bytes, max_words, forbid };
-    let r = py.detach(|| train::train(&pieces, &counts, &replay, &cfg));
+    let cfg = train::TrainConfig { merges, min_frequency, max_token_bytes, max_token_chars, max_words, forbid };
+    // the callback (a progress bar) runs with the GIL taken back for a moment every 256 merges
+    let mut report = |n: usize| {
+        if let Some(cb) = &progress {
+            Python::attach(|py| {
+                let _ = cb.call1(py, (n,));
+            });
+        }
+    };
+    let r = py.detach(|| train::train_with_progress(&pieces, &counts, &replay, &cfg, &mut report));
     Ok(r.merges.iter().map(|(a, b, c)| (PyBytes::new(py, a), PyBytes::new(py, b), *c)).collect())
 }
 

@@ -7,7 +7,7 @@
 //! data model. Regexes use fancy-regex in Oniguruma mode (HF uses Oniguruma), which has the
 //! lookahead and possessive/atomic constructs the GPT-2, Llama-3 and SuperBPE patterns need.
 
-use fancy_regex::{Regex, RegexBuilder};
+use crate::fastre::Re as Regex;
 use serde_json::Value;
 
 pub const GPT2_PATTERN: &str =
@@ -54,7 +54,7 @@ enum Matcher {
 
 enum StepKind {
     Split { m: Matcher, behavior: Behavior, invert: bool },
-    ByteLevel { add_prefix_space: bool, regex: Option<Regex> },
+    ByteLevel { add_prefix_space: bool, regex: Option<Matcher> },
     Metaspace { prepend: Prepend, split: bool },
     Bert,
 }
@@ -83,11 +83,7 @@ impl Piece {
 }
 
 fn build_regex(pattern: &str) -> Result<Regex, String> {
-    RegexBuilder::new(pattern)
-        .oniguruma_mode(true)
-        .backtrack_limit(10_000_000)
-        .build()
-        .map_err(|e| format!("bad regex {pattern:?}: {e}"))
+    Regex::new(pattern)
 }
 
 /// HF's notion of punctuation: ASCII punctuation or a Unicode P* general category.
@@ -124,7 +120,7 @@ impl Pretokenizer {
                 }
                 "byte_level" => StepKind::ByteLevel {
                     add_prefix_space: get_bool(p, "add_prefix_space", false),
-                    regex: if get_bool(p, "use_regex", true) { Some(build_regex(GPT2_PATTERN)?) } else { None },
+                    regex: if get_bool(p, "use_regex", true) { Some(Matcher::Regex(build_regex(GPT2_PATTERN)?)) } else { None },
                 },
                 "digits" => StepKind::Split {
                     m: Matcher::Numeric,
@@ -198,11 +194,10 @@ fn segments(m: &Matcher, text: &str, start: usize, end: usize, invert: bool) -> 
     };
     match m {
         Matcher::Regex(re) => {
-            for mat in re.find_iter(s) {
-                match mat {
-                    Ok(mat) => push_match(mat.start(), mat.end(), &mut out, &mut prev),
-                    Err(_) => break, // backtrack limit: leave the rest as one segment
-                }
+            let mut ms = Vec::new();
+            let _ = re.matches(s, &mut ms); // backtrack limit: the rest stays one segment
+            for (a, b) in ms {
+                push_match(a, b, &mut out, &mut prev);
             }
         }
         Matcher::Literal(lit) => {
@@ -296,14 +291,17 @@ fn apply(step: &StepKind, text: &str, p: Piece, first: bool, out: &mut Vec<Piece
             let p = Piece { prefix_space: p.prefix_space || (*add_prefix_space && !starts_with_space), ..p };
             match regex {
                 None => out.push(p),
-                Some(re) if !p.prefix_space => {
-                    split_piece(p, &Matcher::Regex(re.clone()), text, Behavior::Isolated, false, out)
+                Some(m) if !p.prefix_space => {
+                    // (a regex is never cloned: a clone starts with empty DFA caches)
+                    split_piece(p, m, text, Behavior::Isolated, false, out)
                 }
-                Some(re) => {
+                Some(m) => {
+                    let Matcher::Regex(re) = m else { unreachable!() };
                     // the regex sees the prepended space: run it on " " + piece, then map back
                     let owned = format!(" {}", &text[p.start..p.end]);
-                    for mat in re.find_iter(&owned).flatten() {
-                        let (a, e) = (mat.start(), mat.end());
+                    let mut ms = Vec::new();
+                    let _ = re.matches(&owned, &mut ms);
+                    for (a, e) in ms {
                         if a == 0 {
                             out.push(Piece { start: p.start, end: p.start + e - 1, prefix_space: true });
                         } else {

@@ -18,6 +18,8 @@ pub struct TrainConfig {
     pub min_frequency: u64,
     /// longest token, in bytes (None: unbounded)
     pub max_token_bytes: Option<usize>,
+    /// longest token, in characters: UTF-8 lead or ASCII bytes (a partial character counts as one)
+    pub max_token_chars: Option<usize>,
     /// a new token may hold at most this many words (a word starts at a space not at position 0)
     pub max_words: Option<usize>,
     /// byte strings no new token may contain (SuperBPE: b": ")
@@ -38,8 +40,71 @@ fn words_in(token: &[u8]) -> usize {
     1 + token.iter().skip(1).filter(|&&b| b == b' ').count()
 }
 
+fn chars_in(token: &[u8]) -> usize {
+    token.iter().filter(|&&b| !(0x80..0xC0).contains(&b)).count().max(1)
+}
+
 fn contains(hay: &[u8], needle: &[u8]) -> bool {
     !needle.is_empty() && hay.windows(needle.len()).any(|w| w == needle)
+}
+
+/// Apply ranked merges to one word as sequential application would: lowest rank first, leftmost
+/// occurrence first, and never a pair ranked below the last merge applied (a linked list over
+/// the symbols and a heap of candidate pairs: n log n in the word length).
+fn replay_word(syms: &mut Vec<u32>, rank_of: &FxHashMap<(u32, u32), (u32, u32)>, mut applied: impl FnMut(u32)) {
+    let n = syms.len();
+    if n < 2 {
+        return;
+    }
+    let mut next: Vec<usize> = (1..=n).collect(); // n = end
+    let mut prev: Vec<usize> = (0..n).map(|i| i.wrapping_sub(1)).collect(); // usize::MAX = none
+    let mut alive = vec![true; n];
+    let mut heap: BinaryHeap<Reverse<(u32, usize, u32, u32)>> = BinaryHeap::new();
+    for i in 0..n - 1 {
+        if let Some(&(r, _)) = rank_of.get(&(syms[i], syms[i + 1])) {
+            heap.push(Reverse((r, i, syms[i], syms[i + 1])));
+        }
+    }
+    let mut last = 0u32;
+    while let Some(Reverse((r, i, a, b))) = heap.pop() {
+        let j = next[i];
+        if !alive[i] || j >= n || syms[i] != a || syms[j] != b {
+            continue; // stale
+        }
+        if r < last {
+            continue; // its turn has passed
+        }
+        last = r;
+        let new_id = rank_of[&(a, b)].1;
+        applied(r);
+        syms[i] = new_id;
+        alive[j] = false;
+        let k = next[j];
+        next[i] = k;
+        if k < n {
+            prev[k] = i;
+            if let Some(&(r2, _)) = rank_of.get(&(new_id, syms[k])) {
+                if r2 >= r {
+                    heap.push(Reverse((r2, i, new_id, syms[k])));
+                }
+            }
+        }
+        let p = prev[i];
+        if p != usize::MAX {
+            if let Some(&(r2, _)) = rank_of.get(&(syms[p], new_id)) {
+                if r2 >= r {
+                    heap.push(Reverse((r2, p, syms[p], new_id)));
+                }
+            }
+        }
+    }
+    let mut out = Vec::with_capacity(n);
+    let mut i = 0;
+    while i < n {
+        out.push(syms[i]);
+        i = next[i];
+    }
+    *syms = out;
 }
 
 /// HF's initial id of each byte: bytes sorted by the code point of their byte-level character.
@@ -55,6 +120,12 @@ pub fn hf_byte_order() -> [u32; 256] {
 }
 
 pub fn train(pieces: &[Vec<u8>], counts: &[u64], replay: &[(Vec<u8>, Vec<u8>)], cfg: &TrainConfig) -> TrainResult {
+    train_with_progress(pieces, counts, replay, cfg, &mut |_| {})
+}
+
+/// `progress(merges_so_far)` is called every 256 merges and at the end.
+pub fn train_with_progress(pieces: &[Vec<u8>], counts: &[u64], replay: &[(Vec<u8>, Vec<u8>)], cfg: &TrainConfig,
+                           progress: &mut dyn FnMut(usize)) -> TrainResult {
     let id_of = hf_byte_order();
     let mut tokens: Vec<Vec<u8>> = vec![Vec::new(); 256];
     for b in 0..=255u8 {
@@ -67,24 +138,6 @@ pub fn train(pieces: &[Vec<u8>], counts: &[u64], replay: &[(Vec<u8>, Vec<u8>)], 
         .filter(|(p, c)| !p.is_empty() && **c > 0)
         .map(|(p, &c)| Word { syms: p.iter().map(|&b| id_of[b as usize]).collect(), count: c })
         .collect();
-
-    // pair -> total count; pair -> words containing it (a plain list of u32 word indices, which
-    // may hold repeats and stale entries: de-duplicated when the pair is merged; far smaller
-    // than a hash set per pair)
-    let mut pair_count: FxHashMap<(u32, u32), i64> = FxHashMap::default();
-    let mut where_: FxHashMap<(u32, u32), Vec<u32>> = FxHashMap::default();
-    for (wi, w) in words.iter().enumerate() {
-        for p in w.syms.windows(2) {
-            let pair = (p[0], p[1]);
-            *pair_count.entry(pair).or_insert(0) += w.count as i64;
-            let list = where_.entry(pair).or_default();
-            if list.last() != Some(&(wi as u32)) {
-                list.push(wi as u32);
-            }
-        }
-    }
-
-    let mut merges = Vec::new();
 
     // merge every occurrence of `pair` into `new_id`; returns pairs whose count went up
     let apply = |pair: (u32, u32), new_id: u32, words: &mut Vec<Word>,
@@ -143,7 +196,13 @@ pub fn train(pieces: &[Vec<u8>], counts: &[u64], replay: &[(Vec<u8>, Vec<u8>)], 
         grown
     };
 
-    // replay: apply given merges in order (their results get ids in order)
+    // replay: the given merges in order (their results get ids in order). Rather than applying
+    // them one at a time over every word (costly on SuperBPE's stage-2 pretokens, which are whole
+    // lines), each word is encoded once with them by rank, in parallel; a pair whose rank is
+    // below the last one applied is never merged, which is exactly sequential application.
+    let mut merges = Vec::new();
+    let mut rank_of: FxHashMap<(u32, u32), (u32, u32)> = FxHashMap::default();
+    let mut replayed: Vec<((u32, u32), Vec<u8>, Vec<u8>)> = Vec::new();
     for (a, b) in replay {
         let (Some(&ia), Some(&ib)) = (token_id.get(a), token_id.get(b)) else { continue };
         let mut t = a.clone();
@@ -152,9 +211,80 @@ pub fn train(pieces: &[Vec<u8>], counts: &[u64], replay: &[(Vec<u8>, Vec<u8>)], 
             tokens.push(t.clone());
             (tokens.len() - 1) as u32
         });
-        let c = pair_count.get(&(ia, ib)).copied().unwrap_or(0).max(0) as u64;
-        apply((ia, ib), new_id, &mut words, &mut pair_count, &mut where_);
-        merges.push((a.clone(), b.clone(), c));
+        rank_of.entry((ia, ib)).or_insert((replayed.len() as u32, new_id));
+        replayed.push(((ia, ib), a.clone(), b.clone()));
+    }
+    if !replayed.is_empty() {
+        use rayon::prelude::*;
+        // No merge can ever join two adjacent symbols at a position where the two bytes never
+        // sit side by side inside a replayed token: cut each word there and replay the pieces
+        // on their own. The pieces repeat (they are stage-1-like words), so a per-thread cache
+        // makes replay a lookup for most of them.
+        let mut joinable = vec![false; 256 * 256];
+        for t in tokens.iter().skip(256) {
+            for w in t.windows(2) {
+                joinable[(id_of[w[0] as usize] as usize) * 256 + id_of[w[1] as usize] as usize] = true;
+            }
+        }
+        type Cache = FxHashMap<Vec<u32>, (Vec<u32>, Vec<u32>)>;
+        let applied: Vec<FxHashMap<u32, u64>> = words
+            .par_chunks_mut(4096)
+            .map_init(Cache::default, |cache, chunk| {
+                let mut n: FxHashMap<u32, u64> = FxHashMap::default();
+                for w in chunk.iter_mut() {
+                    let mut out: Vec<u32> = Vec::with_capacity(w.syms.len());
+                    let mut start = 0;
+                    let len = w.syms.len();
+                    for i in 1..=len {
+                        if i < len && joinable[(w.syms[i - 1] as usize) * 256 + w.syms[i] as usize] {
+                            continue;
+                        }
+                        let piece = &w.syms[start..i];
+                        if piece.len() == 1 {
+                            out.push(piece[0]);
+                        } else {
+                            let (syms, ranks) = cache.entry(piece.to_vec()).or_insert_with(|| {
+                                let mut syms = piece.to_vec();
+                                let mut ranks = Vec::new();
+                                replay_word(&mut syms, &rank_of, |r| ranks.push(r));
+                                (syms, ranks)
+                            });
+                            out.extend_from_slice(syms);
+                            for &r in ranks.iter() {
+                                *n.entry(r).or_insert(0) += w.count;
+                            }
+                        }
+                        start = i;
+                    }
+                    w.syms = out;
+                }
+                n
+            })
+            .collect();
+        let mut times = vec![0u64; replayed.len()];
+        for m in applied {
+            for (r, c) in m {
+                times[r as usize] += c;
+            }
+        }
+        for (i, (_, a, b)) in replayed.into_iter().enumerate() {
+            merges.push((a, b, times[i]));
+        }
+    }
+    // pair -> total count; pair -> words containing it (a plain list of u32 word indices, which
+    // may hold repeats and stale entries: de-duplicated when the pair is merged; far smaller
+    // than a hash set per pair)
+    let mut pair_count: FxHashMap<(u32, u32), i64> = FxHashMap::default();
+    let mut where_: FxHashMap<(u32, u32), Vec<u32>> = FxHashMap::default();
+    for (wi, w) in words.iter().enumerate() {
+        for p in w.syms.windows(2) {
+            let pair = (p[0], p[1]);
+            *pair_count.entry(pair).or_insert(0) += w.count as i64;
+            let list = where_.entry(pair).or_default();
+            if list.last() != Some(&(wi as u32)) {
+                list.push(wi as u32);
+            }
+        }
     }
 
     let mut heap: BinaryHeap<(i64, Reverse<(u32, u32)>)> =
@@ -174,7 +304,8 @@ pub fn train(pieces: &[Vec<u8>], counts: &[u64], replay: &[(Vec<u8>, Vec<u8>)], 
         }
         let mut t = tokens[pair.0 as usize].clone();
         t.extend_from_slice(&tokens[pair.1 as usize]);
-        let too_long = cfg.max_token_bytes.is_some_and(|m| t.len() > m);
+        let too_long = cfg.max_token_bytes.is_some_and(|m| t.len() > m)
+            || cfg.max_token_chars.is_some_and(|m| chars_in(&t) > m);
         let too_many_words = cfg.max_words.is_some_and(|m| words_in(&t) > m);
         let forbidden = cfg.forbid.iter().any(|f| contains(&t, f));
         if too_long || too_many_words || forbidden {
@@ -190,6 +321,9 @@ pub fn train(pieces: &[Vec<u8>], counts: &[u64], replay: &[(Vec<u8>, Vec<u8>)], 
         };
         merges.push((tokens[pair.0 as usize].clone(), tokens[pair.1 as usize].clone(), c as u64));
         learned += 1;
+        if learned % 256 == 0 {
+            progress(learned);
+        }
         let grown = apply(pair, new_id, &mut words, &mut pair_count, &mut where_);
         let mut seen = FxHashSet::default();
         for p in grown {
@@ -201,6 +335,7 @@ pub fn train(pieces: &[Vec<u8>], counts: &[u64], replay: &[(Vec<u8>, Vec<u8>)], 
             }
         }
     }
+    progress(learned);
     TrainResult { merges }
 }
 
@@ -209,7 +344,7 @@ mod tests {
     use super::*;
 
     fn cfg(n: usize) -> TrainConfig {
-        TrainConfig { merges: n, min_frequency: 0, max_token_bytes: None, max_words: None, forbid: vec![] }
+        TrainConfig { merges: n, min_frequency: 0, max_token_bytes: None, max_token_chars: None, max_words: None, forbid: vec![] }
     }
 
     #[test]
