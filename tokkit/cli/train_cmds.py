@@ -87,6 +87,8 @@ def train(corpus, out, config, force, **kw):
     m = res.manifest
     click.echo(f"{out}: {opts.algo} vocabulary of {m['vocab']['size']:,} tokens "
                f"({m['vocab']['merges']:,} merges) in {m['timings']['total_s']:.1f} s")
+    for w in m["warnings"]:
+        click.echo(f"warning: {w}", err=True)
     for name in m["files"]:
         click.echo(f"  {name}")
     click.echo("  manifest.json")

@@ -160,6 +160,8 @@ def train_vocab(opts: TrainOptions, sources: list[Source], progress: ProgressFn 
         if opts.special_tokens == ["<|endoftext|>"]:
             specials = list(domain.KL3M_SPECIALS)
         terms = list(opts.terms) + (domain.read_terms(opts.terms_file) if opts.terms_file else [])
+        # a term inside running text follows a space: both spellings are added tokens
+        terms = [x for t in terms for x in (t, " " + t)]
         added = (domain.kl3m_added_tokens() if opts.kl3m_added else []) + added + terms
         seen: set[str] = set()
         added = [a for a in added if not (a in seen or seen.add(a))]
@@ -271,6 +273,10 @@ def train(opts: TrainOptions, corpora: Sequence[str | os.PathLike], out: str | o
     timings: dict = {}
     t_all = time.perf_counter()
     v, record = train_vocab(opts, sources, progress, timings)
+    warnings = []
+    if v.size < opts.vocab_size:
+        warnings.append(f"the corpus ran out of pairs to merge: the vocabulary has {v.size:,} tokens, "
+                        f"not the {opts.vocab_size:,} asked for (more text, or a smaller --vocab-size)")
     with atomic_dir(out, force=force) as tmp:
         files = write_vocab(v, tmp)
         if opts.tiktoken:
@@ -294,6 +300,7 @@ def train(opts: TrainOptions, corpora: Sequence[str | os.PathLike], out: str | o
             "vocab": {"size": v.size, "merges": len(v.merges), "added_tokens": len(v.added),
                       "max_token_bytes": max((len(t) for t in v.tokens), default=0)},
             "snapshots": snaps,
+            "warnings": warnings,
             "files": {str(p.relative_to(tmp)): _sha(p) for p in sorted(files)},
             "timings": timings,
         }
