@@ -206,6 +206,15 @@ def test_cli_train_and_errors(tmp_path):
     assert code == 2 and "no corpus named" in out
     code, out = _run(["train", "--regex", "(?<=a", "--out", str(tmp_path / "x"), "corpus:legal"])
     assert code == 2 and "regex" in out
+    for args, msg in [(["--preset", "gpt2", "--regex", "a"], "not both"),
+                      (["--algo", "superbpe", "--snapshots", "500"], "snapshots"),
+                      (["--algo", "bpe", "--transition", "500"], "SuperBPE option"),
+                      (["--algo", "unigram", "--digits", "r2l3"], "own pretokenization"),
+                      (["--algo", "char", "--extend", str(tmp_path / "o")], "--extend works with")]:
+        code, out = _run(["train", *args, "--out", str(tmp_path / "y"), "corpus:legal"])
+        assert code == 2 and msg in out and len(out.strip().splitlines()) == 1, (args, out)
+    # nothing was written by any failed run
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.txt", "empty.txt", "o", "r"]
 
 
 def test_config_file(tmp_path):

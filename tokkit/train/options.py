@@ -91,6 +91,18 @@ class TrainOptions:
             raise TokkitError(f"snapshot sizes must lie between 1 and the vocab size {self.vocab_size}")
         if self.algo == "superbpe" and self.transition is not None and not 0 < self.transition < self.vocab_size:
             raise TokkitError(f"transition {self.transition} must lie between 0 and the vocab size {self.vocab_size}")
+        # contradictory options
+        if self.snapshots and (self.algo in ("superbpe", "unigram") or self.extend or self.pad_pow2):
+            raise TokkitError("snapshots are exact prefixes of one merge list: available for bpe, domain and char "
+                              "without --extend or --pad-pow2")
+        if self.transition is not None and self.algo != "superbpe":
+            raise TokkitError(f"--transition is a SuperBPE option (the algorithm is {self.algo})")
+        if (self.terms or self.terms_file) and self.algo != "domain":
+            raise TokkitError(f"domain terms need --algo domain (the algorithm is {self.algo})")
+        if self.extend and self.algo in ("char", "unigram"):
+            raise TokkitError(f"--extend works with bpe, superbpe and domain, not {self.algo}")
+        if self.algo == "unigram" and (self.regex or self.digits != "preset"):
+            raise TokkitError("unigram (sentencepiece) has its own pretokenization: --regex and --digits do not apply")
         if self.errors not in ("strict", "replace"):
             raise TokkitError(f"unknown errors mode {self.errors!r} (strict or replace)")
         return self

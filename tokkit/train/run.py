@@ -172,8 +172,6 @@ def train_vocab(opts: TrainOptions, sources: list[Source], progress: ProgressFn 
     lower = any(s.kind == "lowercase" for s in norm)
     transform = domain.make_transform(norm_name, lower, added)
     base = read_vocab(opts.extend) if opts.extend else None
-    if base is not None and opts.algo not in ("bpe", "superbpe", "domain"):
-        raise TokkitError(f"--extend works with bpe, superbpe and domain, not {opts.algo}")
     record: dict = {}
 
     if opts.algo == "unigram":
@@ -283,9 +281,6 @@ def train(opts: TrainOptions, corpora: Sequence[str | os.PathLike], out: str | o
             files += write_vocab(v, tmp / "tokenizer.tiktoken", format="tiktoken")
         snaps = []
         for size in sorted(set(opts.snapshots)):
-            if opts.algo in ("unigram",) or opts.extend or opts.pad_pow2 or opts.algo == "superbpe":
-                raise TokkitError("snapshots are exact prefixes of one merge list: available for bpe, domain and "
-                                  "char without --extend or padding")
             sv = snapshot(v, size)
             files += write_vocab(sv, tmp / "snapshots" / str(size))
             snaps.append(size)
