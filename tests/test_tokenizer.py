@@ -55,3 +55,30 @@ def test_add_special_tokens_uses_roles(real_tokenizers):
     assert ids[0] == t.vocab.bos_id
     t = tok("mistral-v3", real_tokenizers)
     assert t.encode("hi", add_special_tokens=True)[0] == t.vocab.bos_id == 1
+
+
+@pytest.mark.real
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.text(max_size=40), max_size=6))
+def test_byte_offsets_spell_the_tokens(real_tokenizers_loaded, texts):
+    for name in ("cl100k", "mistral-v3"):
+        t = real_tokenizers_loaded[name]
+        ids, ends, lengths = t.encode_batch_byte_offsets(texts)
+        k = 0
+        for text, n in zip(texts, lengths):
+            b = text.encode("utf-8", "surrogatepass")
+            prev = 0
+            for _ in range(n):
+                assert prev <= ends[k] <= len(b)
+                if name == "cl100k":  # lossless byte-level: each span is exactly the token's bytes
+                    assert b[prev:ends[k]] == t.vocab.tokens[ids[k]]
+                prev = ends[k]
+                k += 1
+            assert prev == len(b) or n == 0
+
+
+@pytest.fixture(scope="module")
+def real_tokenizers_loaded(real_tokenizers):
+    import tokkit
+
+    return {n: tokkit.load(real_tokenizers[n]) for n in ("cl100k", "mistral-v3")}

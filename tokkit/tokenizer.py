@@ -37,6 +37,7 @@ class Tokenizer:
         else:
             self.native_unsupported = "disabled"
         self._prefix, self._suffix = vocab.special_affixes()
+        self._lens: np.ndarray | None = None
 
     @classmethod
     def from_file(cls, path: str | os.PathLike, **kw) -> "Tokenizer":
@@ -94,6 +95,36 @@ class Tokenizer:
         e = self._hf().encode(text, add_special_tokens=add_special_tokens)
         offs = np.asarray(e.offsets, dtype=np.int64).reshape(-1, 2)
         return np.asarray(e.ids, dtype=np.uint32), offs
+
+    def token_lengths(self) -> np.ndarray:
+        """Bytes each id spells (int64), for offsets and byte counts without Python loops."""
+        if getattr(self, "_lens", None) is None:
+            self._lens = np.fromiter((len(t) for t in self.vocab.tokens), dtype=np.int64, count=self.vocab.size)
+        return self._lens
+
+    def encode_batch_byte_offsets(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Encode many texts in parallel with UTF-8 byte offsets: (ids, ends, lengths).
+
+        ``ends[k]`` is the byte offset in its text where token k ends (its start is the previous
+        end, or 0 for a text's first token): flat arrays, one ``lengths`` entry per text.
+        Exact when the tokens spell the text's bytes (byte-level BPE without a normalizer:
+        GPT-2, Llama-3, Qwen2, cl100k, SmolLM2, tokkit's trainers); otherwise, or if a text
+        does not round-trip, the offsets come from HF's character offsets converted to bytes.
+        """
+        ids, lengths = self.encode_batch_flat(texts)
+        lens = self.token_lengths()[ids]
+        bounds = np.concatenate([[0], np.cumsum(lengths, dtype=np.int64)])
+        csum = np.cumsum(lens)
+        base = np.repeat(np.concatenate([[0], csum])[bounds[:-1]], lengths)
+        ends = csum - base
+        for k, t in enumerate(texts):
+            a, b = bounds[k], bounds[k + 1]
+            nb = len(t.encode("utf-8", "surrogatepass"))
+            if (ends[b - 1] if b > a else 0) != nb or self.decode_bytes(ids[a:b]) != t.encode("utf-8", "surrogatepass"):
+                _, offs = self.encode_with_offsets(t)
+                char_to_byte = np.concatenate([[0], np.cumsum([len(c.encode("utf-8", "surrogatepass")) for c in t])])
+                ends[a:b] = char_to_byte[offs[:, 1]] if len(offs) == b - a else 0
+        return ids, ends, lengths
 
     def decode(self, ids: Sequence[int] | np.ndarray, skip_special_tokens: bool = False) -> str:
         return self._hf().decode([int(i) for i in ids], skip_special_tokens=skip_special_tokens)

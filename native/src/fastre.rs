@@ -17,6 +17,7 @@ use fancy_regex::{Regex, RegexBuilder};
 pub struct Re {
     whole: Regex,
     branches: Option<Vec<Regex>>,
+    scanner: Option<crate::scan::Scanner>,
 }
 
 fn build(pattern: &str) -> Result<Regex, String> {
@@ -95,12 +96,20 @@ impl Re {
         let branches = top_level_branches(pattern)
             .filter(|bs| !bs.iter().any(|b| matches_words(b)))
             .and_then(|bs| bs.iter().map(|b| build(b).ok()).collect());
-        Ok(Re { whole, branches })
+        let check = |t: &str| -> Vec<(usize, usize)> {
+            whole.find_iter(t).filter_map(|m| m.ok()).map(|m| (m.start(), m.end())).collect()
+        };
+        let scanner = crate::scan::Scanner::for_pattern(pattern, &check);
+        Ok(Re { whole, branches, scanner })
     }
 
     /// Every match of the pattern in `s`, in order, as fancy-regex's `find_iter` gives them;
     /// Err when the backtracking limit is hit (the matches so far are in `out`).
     pub fn matches(&self, s: &str, out: &mut Vec<(usize, usize)>) -> Result<(), ()> {
+        if let Some(sc) = &self.scanner {
+            sc.matches(s, out);
+            return Ok(());
+        }
         let n0 = out.len();
         if let Some(bs) = &self.branches {
             match branch_matches(bs, s, out) {

@@ -11,6 +11,7 @@ pub mod count;
 pub mod encode;
 pub mod fastre;
 pub mod pretok;
+pub mod scan;
 pub mod train;
 pub mod trie;
 
