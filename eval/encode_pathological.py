@@ -73,11 +73,11 @@ def main() -> None:
                 continue
             hf = HF.from_str(json.dumps(vocab_to_hf_json(tok.vocab)))
             t_ours, ids = timed(tok.encode, text)
-            t_hf, hf_ids = timed(lambda x: hf.encode(x, add_special_tokens=False).ids, text)
+            t_hf, hf_ids = timed(lambda x, hf=hf: hf.encode(x, add_special_tokens=False).ids, text)
             assert hf_ids == ids, (name, tname)
             cell = "-"
             if tk is not None:
-                t_tk, tk_ids = timed(lambda x: tk.encode(x, disallowed_special=()), text)
+                t_tk, tk_ids = timed(lambda x, tk=tk: tk.encode(x, disallowed_special=()), text)
                 assert tk_ids == ids, (name, tname)
                 cell = f"{t_tk / mb:.3f}"
             print(f"| {name} | {tname} | {len(ids):,} | {t_ours / mb:.3f} | {t_hf / mb:.3f} | {cell} |", flush=True)
