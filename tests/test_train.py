@@ -97,3 +97,21 @@ def _trained(counts):
     if "t" not in _tok:
         _tok["t"] = tokkit.Tokenizer(train_bpe(counts, 3000))
     return _tok["t"]
+
+
+def test_caller_constraint(counts):
+    seen = []
+
+    def accept(t: bytes) -> bool:
+        seen.append(t)
+        return b"e" not in t
+
+    v = train_bpe(counts, 1500, accept=accept)
+    assert v.size == 1500 and seen
+    assert all(b"e" not in v.tokens[r] for _, _, r in v.merges)
+
+    def boom(t: bytes) -> bool:
+        raise ValueError("no")
+
+    with pytest.raises(ValueError, match="no"):
+        train_bpe(counts, 1500, accept=boom)

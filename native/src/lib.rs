@@ -236,7 +236,7 @@ impl Counter {
 /// first. Deterministic; ties as Hugging Face's BpeTrainer breaks them.
 #[pyfunction]
 #[pyo3(signature = (pieces, counts, merges, replay = Vec::new(), min_frequency = 0, max_token_bytes = None,
-                    max_words = None, forbid = Vec::new(), max_token_chars = None, progress = None))]
+                    max_words = None, forbid = Vec::new(), max_token_chars = None, progress = None, accept = None))]
 #[allow(clippy::too_many_arguments)]
 fn train_bpe<'py>(
     py: Python<'py>,
@@ -250,6 +250,7 @@ fn train_bpe<'py>(
     forbid: Vec<Vec<u8>>,
     max_token_chars: Option<usize>,
     progress: Option<Py<PyAny>>,
+    accept: Option<Py<PyAny>>,
 ) -> PyResult<Vec<(Bound<'py, PyBytes>, Bound<'py, PyBytes>, u64)>> {
     if pieces.len() != counts.len() {
         return Err(PyValueError::new_err("pieces and counts differ in length"));
@@ -263,7 +264,26 @@ fn train_bpe<'py>(
             });
         }
     };
-    let r = py.detach(|| train::train_with_progress(&pieces, &counts, &replay, &cfg, &mut report));
+    // the caller's constraint: called with the GIL for each candidate new token; an exception
+    // stops training and is raised
+    let mut error: Option<PyErr> = None;
+    let mut check = |t: &[u8]| -> bool {
+        let Some(cb) = &accept else { return true };
+        if error.is_some() {
+            return false;
+        }
+        Python::attach(|py| match cb.call1(py, (PyBytes::new(py, t),)).and_then(|r| r.is_truthy(py)) {
+            Ok(ok) => ok,
+            Err(e) => {
+                error = Some(e);
+                false
+            }
+        })
+    };
+    let r = py.detach(|| train::train_with_progress(&pieces, &counts, &replay, &cfg, &mut report, &mut check));
+    if let Some(e) = error {
+        return Err(e);
+    }
     Ok(r.merges.iter().map(|(a, b, c)| (PyBytes::new(py, a), PyBytes::new(py, b), *c)).collect())
 }
 

@@ -120,12 +120,13 @@ pub fn hf_byte_order() -> [u32; 256] {
 }
 
 pub fn train(pieces: &[Vec<u8>], counts: &[u64], replay: &[(Vec<u8>, Vec<u8>)], cfg: &TrainConfig) -> TrainResult {
-    train_with_progress(pieces, counts, replay, cfg, &mut |_| {})
+    train_with_progress(pieces, counts, replay, cfg, &mut |_| {}, &mut |_| true)
 }
 
-/// `progress(merges_so_far)` is called every 256 merges and at the end.
+/// `progress(merges_so_far)` is called every 256 merges and at the end; `accept(token)` is the
+/// caller's own constraint on a new token (after the built-in ones): false drops the pair.
 pub fn train_with_progress(pieces: &[Vec<u8>], counts: &[u64], replay: &[(Vec<u8>, Vec<u8>)], cfg: &TrainConfig,
-                           progress: &mut dyn FnMut(usize)) -> TrainResult {
+                           progress: &mut dyn FnMut(usize), accept: &mut dyn FnMut(&[u8]) -> bool) -> TrainResult {
     let id_of = hf_byte_order();
     let mut tokens: Vec<Vec<u8>> = vec![Vec::new(); 256];
     for b in 0..=255u8 {
@@ -308,7 +309,7 @@ pub fn train_with_progress(pieces: &[Vec<u8>], counts: &[u64], replay: &[(Vec<u8
             || cfg.max_token_chars.is_some_and(|m| chars_in(&t) > m);
         let too_many_words = cfg.max_words.is_some_and(|m| words_in(&t) > m);
         let forbidden = cfg.forbid.iter().any(|f| contains(&t, f));
-        if too_long || too_many_words || forbidden {
+        if too_long || too_many_words || forbidden || !accept(&t) {
             continue; // never merged: drop the pair from consideration
         }
         let new_id = match token_id.get(&t) {

@@ -33,13 +33,17 @@ def learn_merges(
     max_words: int | None = None,
     forbid: Sequence[bytes] = (),
     progress: Callable[[int], None] | None = None,
+    accept: Callable[[bytes], bool] | None = None,
 ) -> Learned:
-    """The native trainer: ``[(left, right, count)]``, the replayed merges first (count 0)."""
+    """The native trainer: ``[(left, right, count)]``, the replayed merges first (with the number
+    of times each was applied). ``accept(token_bytes)``: the caller's own constraint on new
+    tokens (False: the pair is never merged); called from the trainer with the GIL held."""
     if n_merges < 0:
         raise TokkitError(f"no room for new merges ({n_merges})")
     return _native.train_bpe(counts.pieces, counts.counts.tolist(), n_merges, replay=[tuple(m) for m in replay],
                              min_frequency=min_frequency, max_token_bytes=max_token_bytes, max_words=max_words,
-                             forbid=list(forbid), max_token_chars=max_token_chars, progress=progress)
+                             forbid=list(forbid), max_token_chars=max_token_chars, progress=progress,
+                             accept=accept)
 
 
 def hf_byte_tokens() -> list[bytes]:
@@ -171,6 +175,7 @@ def train_bpe(
     normalizer: Sequence[Step] = (),
     base: Vocabulary | None = None,
     progress: Callable[[int], None] | None = None,
+    accept: Callable[[bytes], bool] | None = None,
 ) -> Vocabulary:
     """Learn a byte-level BPE vocabulary of ``vocab_size`` tokens in all (specials + 256 bytes +
     merges + added tokens; or the base tokenizer's tokens + new merges + added tokens).
@@ -178,7 +183,7 @@ def train_bpe(
     ``replay``: merges applied first, in order (SuperBPE's stage 2); ``base``: extend this
     tokenizer (its merges are replayed, its ids kept); ``max_words`` / ``forbid``: constraints on
     new tokens (SuperBPE: 4 and ``[b": "]``); ``max_token_bytes`` / ``max_token_chars``: longest
-    new token.
+    new token; ``accept(token_bytes) -> bool``: any other constraint, from Python.
     """
     if base is not None:
         if replay:
@@ -190,7 +195,8 @@ def train_bpe(
         if n < 0:
             raise TokkitError(f"vocab size {vocab_size} leaves no room for the {len(replay)} replayed merges")
     learned = learn_merges(counts, n, replay=replay, min_frequency=min_frequency, max_token_bytes=max_token_bytes,
-                           max_token_chars=max_token_chars, max_words=max_words, forbid=forbid, progress=progress)
+                           max_token_chars=max_token_chars, max_words=max_words, forbid=forbid, progress=progress,
+                           accept=accept)
     return assemble(learned, counts.pretokenizer, special_tokens, added_tokens, normalizer, base)
 
 
