@@ -34,7 +34,7 @@ def trained(tmp_path_factory):
     root = tmp_path_factory.mktemp("trained")
     runs = {
         "bpe": TrainOptions(algo="bpe", vocab_size=3000, snapshots=[1000, 2000], tiktoken=True),
-        "superbpe": TrainOptions(algo="superbpe", vocab_size=3000, transition=2000),
+        "superbpe": TrainOptions(algo="superbpe", vocab_size=3000, transition=2000, tiktoken=True),
         "domain": TrainOptions(algo="domain", vocab_size=5000, terms=["indemnification", "notwithstanding"],
                                pad_pow2=True),
         "char": TrainOptions(algo="char", vocab_size=2000, min_frequency=2),
@@ -80,11 +80,20 @@ def test_snapshots_equal_direct_training(trained, tmp_path):
     assert (snap / "tokenizer.json").read_bytes() == (direct.out / "tokenizer.json").read_bytes()
 
 
-def test_tiktoken_output_agrees(trained):
-    from tokkit.vocab.tiktoken_io import to_tiktoken
+@pytest.mark.parametrize("algo", ["bpe", "superbpe"])
+def test_tiktoken_output_agrees(trained, algo):
+    """tiktoken (the library, from the written rank file) gives the ids of tokenizer.json; for
+    SuperBPE's stage-2 regex, which leaves gaps, through the covering pattern."""
+    import base64
 
-    r = trained["bpe"]
-    enc = to_tiktoken(tokkit.read_vocab(r.out / "tokenizer.tiktoken"))
+    import tiktoken
+
+    r = trained[algo]
+    side = json.loads((r.out / "tokenizer.tiktoken.json").read_text())
+    ranks = {base64.b64decode(a): int(b) for a, b in
+             (ln.split() for ln in (r.out / "tokenizer.tiktoken").read_text().splitlines() if ln)}
+    enc = tiktoken.Encoding(name=algo, pat_str=side["pat_str"], mergeable_ranks=ranks,
+                            special_tokens=side["special_tokens"])
     texts = heldout()
     assert [enc.encode(t, disallowed_special=()) for t in texts] == [x.tolist() for x in
                                                                      tokkit.load(r.out).encode_batch(texts)]

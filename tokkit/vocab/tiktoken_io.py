@@ -202,7 +202,21 @@ def tiktoken_parts(v: Vocabulary) -> tuple[dict[bytes, int], str, dict[str, int]
                                "(tiktoken needs all 256)")
     specials = {t.content: t.id for t in v.added}
     assert pattern is not None
-    return ranks, pattern, specials
+    return ranks, covering_pattern(pattern), specials
+
+
+def covering_pattern(pattern: str) -> str:
+    """A regex whose matches are HF's Isolated split pieces of ``pattern``.
+
+    tiktoken encodes only what its regex matches, while HF's Split keeps the text between
+    matches as pieces too. The well-known patterns match everywhere; any other (SuperBPE's
+    stage 2, a user's) gets a last branch that takes each gap: the run of characters at which
+    the pattern does not match.
+    """
+    known = set(spec.PATTERNS.values()) | {portable_pattern(p) for p in spec.PATTERNS.values()}
+    if pattern in known or portable_pattern(pattern) in known:
+        return pattern
+    return f"{pattern}|(?:(?!(?:{pattern}))[\s\S])+"
 
 
 def write_tiktoken(v: Vocabulary, target: str | os.PathLike) -> list[Path]:
