@@ -1,0 +1,109 @@
+"""ZeTT hypernetwork: sampler, decomposition, initialisation, save/load refusal, and on the real
+SmolLM2: reproducible training, exact resume, application to GPT-2's tokenizer."""
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import tokkit
+from tokkit import assets, corpora
+from tokkit.errors import TokkitError
+from tokkit.hypernet.core import decompose, predict
+from tokkit.hypernet.model import HyperNetConfig, build, load_hypernet, save_hypernet
+from tokkit.hypernet.sampler import sample_tokenizer
+
+TEXTS = corpora.udhr("eng") + [t[:3000] for t in corpora.open_corpus("legal", split="train")][:30]
+
+
+def test_sampler_vocab_and_determinism():
+    a = sample_tokenizer(TEXTS, 1024, np.random.default_rng(3))
+    b = sample_tokenizer(TEXTS, 1024, np.random.default_rng(3))
+    c = sample_tokenizer(TEXTS, 1024, np.random.default_rng(4))
+    assert len(a.tokens) == 1024 and a.tokens[:256] == [bytes([i]) for i in range(256)]
+    assert a.tokens == b.tokens and a.tokens != c.tokens  # the noise makes each draw different
+    assert len(set(a.tokens)) == 1024
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.text(max_size=60))
+def test_sampled_tokenizer_spells_any_text(x):
+    tok = _SAMPLED
+    ids = tok.encode_batch([x])[0]
+    assert b"".join(tok.tokens[i] for i in ids) == x.encode("utf-8")
+
+
+_SAMPLED = sample_tokenizer(TEXTS, 2048, np.random.default_rng(0))
+
+
+@pytest.fixture(scope="module")
+def smol_tok():
+    return tokkit.load(assets.smollm2_gguf())
+
+
+@pytest.mark.real
+def test_decompose_spells_tokens(smol_tok):
+    new = [b" the", b"Licensor", b"\xe6\x97", b"a\xe6b", b"", b"hello world and more words here"]
+    pieces, lengths = decompose(new, smol_tok, 8)
+    for t, p, n in zip(new, pieces, lengths):
+        spelled = b"".join(smol_tok.vocab.tokens[i] for i in p[:n])
+        assert spelled == t or (n == 8 and t.startswith(spelled))
+
+
+def test_initial_prediction_is_mean_or_first():
+    rows = torch.randn(50, 16)
+    pieces = np.array([[1, 2, 3, 0], [4, 0, 0, 0]])
+    lengths = np.array([3, 1])
+    for residual, want in (("mean", torch.stack([rows[[1, 2, 3]].mean(0), rows[4]])),
+                           ("first", torch.stack([rows[1], rows[4]]))):
+        net = build(HyperNetConfig(d_model=16, tied=True, base_fingerprint="x", hidden=8, layers=1, heads=2,
+                                   max_pieces=4, residual=residual))
+        with torch.no_grad():
+            assert torch.allclose(predict(net, rows, pieces, lengths), want, atol=1e-6)
+
+
+def test_save_load_and_refuse_other_base(tmp_path):
+    net = build(HyperNetConfig(d_model=16, tied=True, base_fingerprint="abc", base_name="m", hidden=8, layers=1,
+                               heads=2, max_pieces=4))
+    save_hypernet(net, tmp_path / "h")
+    again = load_hypernet(tmp_path / "h", base_fingerprint="abc")
+    for (k, v), (_, w) in zip(net.state_dict().items(), again.state_dict().items()):
+        assert torch.equal(v, w), k
+    with pytest.raises(TokkitError, match="another base model"):
+        load_hypernet(tmp_path / "h", base_fingerprint="def")
+    with pytest.raises(TokkitError, match="not a tokkit hypernetwork"):
+        load_hypernet(tmp_path)
+
+
+def _tiny(steps):
+    from tokkit.hypernet.train import HyperTrainOptions
+
+    return HyperTrainOptions(steps=steps, batch=2, seq_len=32, vocab_sizes=[512], buffer_texts=8, warmup_steps=1,
+                             hidden=32, layers=1, heads=2, max_pieces=4, checkpoint_every=2, eval_every=100,
+                             chunk_chars=800, threads=1)  # one thread: bit-for-bit reproducible
+
+
+@pytest.mark.real
+@pytest.mark.slow
+def test_real_training_is_reproducible_resumes_exactly_and_applies(tmp_path, smol_tok):
+    from tokkit.hypernet.train import apply_hypernet, load_base, train_hypernet
+
+    gguf = assets.smollm2_gguf()
+    train_hypernet(gguf, TEXTS, tmp_path / "a", _tiny(4))
+    train_hypernet(gguf, TEXTS, tmp_path / "b", _tiny(2))
+    train_hypernet(gguf, TEXTS, tmp_path / "b", _tiny(4))  # resumes from its step-2 checkpoint
+    a = load_hypernet(tmp_path / "a").state_dict()
+    b = load_hypernet(tmp_path / "b").state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert any(float(v.abs().sum()) > 0 for k, v in a.items() if k.startswith("out."))  # it learned something
+    model, old = load_base(gguf)
+    gpt2 = tokkit.load(assets.pretrained_tokenizers()["gpt2"])
+    table, record = apply_hypernet(tmp_path / "a", model, old, gpt2.vocab)
+    assert table.shape == (gpt2.vocab.size, 576) and torch.isfinite(table).all()
+    assert record.count("copied") > 30000 and record.count("predicted") > 5000
+    assert record[gpt2.vocab.eos_id] == "special"
+    # a hypernetwork of another base model is refused
+    model.get_input_embeddings().weight.data[0] += 1
+    with pytest.raises(TokkitError, match="another base model"):
+        apply_hypernet(tmp_path / "a", model, old, gpt2.vocab)
