@@ -35,8 +35,9 @@ def main() -> None:
     import torch
 
     from tokkit import Tokenizer, assets, corpora
-    from tokkit.hypernet.core import base_rows, bits_per_byte, decompose
-    from tokkit.hypernet.train import HyperTrainOptions, _prefix_id, load_base, special_rows, train_hypernet
+    from tokkit.hypernet.train import HyperTrainOptions, train_hypernet
+    from tokkit.lm import bits_per_byte, load_model
+    from tokkit.transplant.align import base_rows, decompose, special_rows
     from tokkit.train import TrainOptions, train
 
     if args.threads:
@@ -54,10 +55,9 @@ def main() -> None:
     real = assets.pretrained_tokenizers()
     evals = {"gpt2": real["gpt2"], "qwen2": real["qwen2"], "tokkit-bpe-32k": str(bpe.out)}
 
-    model, old = load_base(assets.smollm2_gguf())
+    model, old = load_model(assets.smollm2_gguf())
     rows, tied = base_rows(model)
-    d = rows.shape[1]
-    base = {"smollm2 (own tokenizer)": bits_per_byte(model, rows, old, ev, tied, d, _prefix_id(old.vocab))}
+    base = {"smollm2 (own tokenizer)": bits_per_byte(model, old, ev)["bits_per_byte"]}
     fixed = {}
     for name, path in evals.items():
         tok = Tokenizer.from_file(path)
@@ -73,7 +73,7 @@ def main() -> None:
                     tab[i] = rows[sp[i]]
                 elif b in idx and i not in added:
                     tab[i] = rows[idx[b]]
-            fixed[(name, method)] = bits_per_byte(model, tab, tok, ev, tied, d, _prefix_id(tok.vocab))
+            fixed[(name, method)] = bits_per_byte(model, tok, ev, rows=tab)["bits_per_byte"]
     print(f"eval text: {len(ev)} texts, {sum(len(t.encode()) for t in ev):,} bytes; training text: "
           f"{sum(len(t) for t in texts) / 1e6:.1f} M characters; threads: {torch.get_num_threads()}")
     print(f"SmolLM2 with its own tokenizer: {base['smollm2 (own tokenizer)']:.4f} bits/byte")

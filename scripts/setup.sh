@@ -42,6 +42,31 @@ if [ ! -f "$nstamp" ] || ! "$P" -c "import tokkit._native" 2>/dev/null; then
   touch "$nstamp"
 fi
 
+# Debian packages for `tokkit report` (guarded, idempotent, skipped with TOKKIT_NO_APT=1 or
+# without root): chromium renders the HTML report in its test, hunspell-tr is the offline
+# Turkish lexicon (%TR).
+if [ -z "${TOKKIT_NO_APT:-}" ] && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+  missing=""
+  command -v chromium >/dev/null 2>&1 || missing="$missing chromium"
+  [ -f /usr/share/hunspell/tr_TR.dic ] || missing="$missing hunspell-tr"
+  command -v pkg-config >/dev/null 2>&1 || missing="$missing pkg-config"
+  command -v g++ >/dev/null 2>&1 || missing="$missing g++"
+  [ -n "$(ls /usr/include/unicode/ubrk.h 2>/dev/null)" ] || missing="$missing libicu-dev"
+  if [ -n "$missing" ]; then
+    echo "[setup] apt-get install$missing (report: HTML test, Turkish lexicon)"
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null; } \
+      || echo "[setup] warning: could not install$missing (the HTML test skips; %TR uses wordfreq only)"
+  fi
+fi
+
+# Optional: ICU's dictionary word breaks for the report's word metrics on Chinese, Japanese,
+# Thai, Lao, Khmer, Burmese (compiled against libicu-dev; without it: grapheme clusters). Tried
+# once per environment (a stamp), so a machine that cannot build it does not retry every run.
+if ! "$P" -c "import icu" 2>/dev/null && [ ! -f "$VENV/.tokkit-pyicu-tried" ]; then
+  touch "$VENV/.tokkit-pyicu-tried"
+  pip_i "PyICU>=2.12" || echo "[setup] warning: PyICU not built (needs libicu-dev, pkg-config, g++); word metrics for scripts without spaces fall back to graphemes"
+fi
+
 # Assets that are not Python packages: the llama.cpp GGUF vocabularies inside the
 # llama-cpp-python sdist (downloaded, unpacked, never built).
 "$VENV/bin/python" scripts/fetch_assets.py

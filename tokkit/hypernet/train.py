@@ -27,9 +27,11 @@ from typing import Callable, Sequence
 import numpy as np
 
 from ..errors import TokkitError
+from ..lm import bits_per_byte
 from ..tokenizer import Tokenizer
-from ..vocab import Role, Vocabulary
-from .core import base_rows, bits_per_byte, decompose, lm_loss, predict
+from ..vocab import Vocabulary
+from ..transplant.align import base_rows, decompose, special_rows
+from .core import lm_loss, predict
 from .model import HyperNetConfig, build, fingerprint, load_hypernet, save_hypernet
 from .sampler import sample_tokenizer
 
@@ -62,34 +64,10 @@ class HyperTrainOptions:
 
 
 def load_base(path: str | os.PathLike):
-    """(model, tokenizer) for an HF model directory or a GGUF file (converted once, cached under
-    the cache directory by the file's hash), float32."""
-    import torch
-    from transformers import AutoModelForCausalLM
+    """(model, tokenizer): :func:`tokkit.lm.load_model`."""
+    from ..lm import load_model
 
-    from ..io import atomic_dir, cache_dir, sha256_file
-
-    p = Path(path)
-    if not p.exists():
-        raise TokkitError(f"{p}: no such model file or directory")
-    if p.is_file() and p.suffix == ".gguf":
-        cached = cache_dir() / "models" / sha256_file(p)[:16]
-        if not (cached / "config.json").exists():
-            m = AutoModelForCausalLM.from_pretrained(str(p.parent), gguf_file=p.name, dtype=torch.float32)
-            # transformers will not save_pretrained a model it read from GGUF; the dequantized
-            # float32 weights are plain tensors, written here with safetensors (tied rows once)
-            from safetensors.torch import save_model
-
-            m.config.quantization_config = None
-            with atomic_dir(cached, force=True) as tmp:
-                m.config.save_pretrained(tmp)
-                save_model(m, str(tmp / "model.safetensors"))
-        model = AutoModelForCausalLM.from_pretrained(str(cached), dtype=torch.float32)
-    elif p.is_dir() and (p / "config.json").exists():
-        model = AutoModelForCausalLM.from_pretrained(str(p), dtype=torch.float32)
-    else:
-        raise TokkitError(f"{p}: not a model (a GGUF file or an HF directory with config.json)")
-    return model, Tokenizer.from_file(p)
+    return load_model(path)
 
 
 def text_chunks(texts: Sequence[str], chunk_chars: int) -> list[str]:
@@ -99,28 +77,6 @@ def text_chunks(texts: Sequence[str], chunk_chars: int) -> list[str]:
             piece = t[a:a + chunk_chars]
             if len(piece) >= chunk_chars // 4:
                 out.append(piece)
-    return out
-
-
-def _prefix_id(v: Vocabulary) -> int:
-    pid = v.bos_id if v.bos_id is not None else v.eos_id
-    if pid is None:
-        raise TokkitError("the tokenizer has neither a BOS nor an EOS token to condition on")
-    return pid
-
-
-def special_rows(new: Vocabulary, old: Vocabulary) -> dict[int, int]:
-    """New special token id -> old row: the same text, else the same role (bos, eos, pad, unk)."""
-    old_by_text = {t.content: t.id for t in old.added}
-    out = {}
-    for t in new.added:
-        if t.content in old_by_text:
-            out[t.id] = old_by_text[t.content]
-            continue
-        for r in (Role.BOS, Role.EOS, Role.PAD, Role.UNK):
-            if r in t.roles and old.role_id(r) is not None:
-                out[t.id] = old.role_id(r)
-                break
     return out
 
 
@@ -154,7 +110,7 @@ def _eval(model, net, rows, tied, d, old: Tokenizer, evals: dict[str, Tokenizer]
     with torch.no_grad():
         for name, tok in evals.items():
             table, _ = zett_rows(net, model, old, tok.vocab)
-            out[name] = bits_per_byte(model, table, tok, texts, tied, d, _prefix_id(tok.vocab))
+            out[name] = bits_per_byte(model, tok, texts, rows=table)["bits_per_byte"]
     return out
 
 

@@ -216,7 +216,7 @@ def covering_pattern(pattern: str) -> str:
     known = set(spec.PATTERNS.values()) | {portable_pattern(p) for p in spec.PATTERNS.values()}
     if pattern in known or portable_pattern(pattern) in known:
         return pattern
-    return f"{pattern}|(?:(?!(?:{pattern}))[\s\S])+"
+    return rf"{pattern}|(?:(?!(?:{pattern}))[\s\S])+"
 
 
 def write_tiktoken(v: Vocabulary, target: str | os.PathLike) -> list[Path]:

@@ -1,0 +1,100 @@
+"""tokkit transplant, tokkit eval-lm."""
+
+from __future__ import annotations
+
+import click
+
+from ..transplant.methods import HEADS, METHODS
+
+
+@click.command()
+@click.argument("model")
+@click.argument("tokenizer")
+@click.option("--method", type=click.Choice(METHODS), default="omp", show_default=True,
+              help="How rows of new tokens are made.")
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="Output model directory.")
+@click.option("--k", type=int, default=64, show_default=True, help="OMP: anchors per token.")
+@click.option("--donor", default="aux", show_default=True,
+              help="OMP donor space: aux (MiniLM), corpus (vectors from --donor-corpus tokenized with the new "
+                   "tokenizer), or the path of a donor model that uses the new tokenizer.")
+@click.option("--donor-corpus", "donor_corpus", multiple=True,
+              help="Text for --donor corpus: files (text, .gz, .zst, JSONL) or corpus:NAME[:LANG]; repeatable.")
+@click.option("--head", type=click.Choice(HEADS), default="auto", show_default=True,
+              help="LM head rows of new tokens: tied (same as input), mean (unties a tied model), auto.")
+@click.option("--hypernet", type=click.Path(exists=True, file_okay=False), help="--method zett: the hypernetwork.")
+@click.option("--pad-to-multiple", type=int, help="Pad the embedding matrices to a multiple of this.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--force", is_flag=True, help="Write into an existing non-empty directory.")
+def transplant(model, tokenizer, method, out, k, donor, donor_corpus, head, hypernet, pad_to_multiple, seed, force):
+    """Give MODEL (an HF model directory or a GGUF file) the tokenizer TOKENIZER (any format tokkit
+    reads); write a stock HF checkpoint to --out, with transplant_record.json."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from ..errors import TokkitError
+    from ..transplant import MethodOptions
+    from ..transplant import transplant as run
+
+    texts: list[str] = []
+    if donor == "corpus":
+        if not donor_corpus:
+            raise TokkitError("--donor corpus needs --donor-corpus FILE or corpus:NAME")
+        from ..train.options import TrainOptions
+        from ..train.run import _iter_all, resolve_sources
+
+        texts = [t for t, _ in _iter_all(resolve_sources(list(donor_corpus)), TrainOptions(), record=False)]
+    elif donor_corpus:
+        raise TokkitError("--donor-corpus is only used with --donor corpus")
+    if hypernet and method != "zett":
+        raise TokkitError("--hypernet is only used with --method zett")
+    opts = MethodOptions(k=k, donor=donor, donor_texts=texts, head=head, seed=seed, hypernet=hypernet)
+    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                  TimeElapsedColumn(), transient=True) as bar:
+        tasks: dict[str, int] = {}
+
+        def progress(stage, done, total):
+            label = {"load": "loading the model", "aux": "embedding tokens (MiniLM)", "write": "writing"}.get(stage, stage)
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(label, total=total)
+            bar.update(tasks[stage], completed=done, total=total)
+
+        s = run(model, tokenizer, out, method=method, opts=opts, force=force, pad_to_multiple=pad_to_multiple,
+                progress=progress)
+    rows = ", ".join(f"{k} {v}" for k, v in s["rows"].items())
+    click.echo(f"{out}: {s['vocab_size']} tokens ({rows}); {'tied' if s['tied'] else 'untied'}; {s['seconds']} s")
+
+
+@click.command("eval-lm")
+@click.argument("model")
+@click.option("--text", "text_file", required=True, type=click.Path(dir_okay=False),
+              help="Held-out text (UTF-8) to score.")
+@click.option("--max-len", type=int, default=1024, show_default=True, help="Window in tokens.")
+@click.option("--json", "as_json", is_flag=True, help="Print {bits_per_byte, bytes, tokens} as JSON.")
+def eval_lm(model, text_file, max_len, as_json):
+    """Bits per byte of MODEL (an HF model directory with its tokenizer, or a GGUF file) on a text:
+    tokenizer-independent, so an original and a transplanted model compare directly."""
+    import json
+    from pathlib import Path
+
+    from ..errors import FormatError
+    from ..lm import bits_per_byte, load_model
+
+    try:
+        raw = Path(text_file).read_bytes()
+    except OSError as e:
+        raise FormatError(text_file, f"cannot read ({e.strerror})") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise FormatError(text_file, f"not UTF-8 text (byte {e.start})") from None
+    if not text.strip():
+        raise FormatError(text_file, "empty text")
+    m, tok = load_model(model)
+    r = bits_per_byte(m, tok, [text], max_len=max_len)
+    out = {"bits_per_byte": r["bits_per_byte"], "bytes": r["bytes"], "tokens": r["tokens"]}
+    if as_json:
+        click.echo(json.dumps(out))
+    else:
+        click.echo(f"{r['bits_per_byte']:.4f} bits/byte ({r['bytes']:,} bytes, {r['tokens']:,} tokens)")
+
+
+COMMANDS = [transplant, eval_lm]

@@ -1,0 +1,106 @@
+"""Loading a causal LM (an HF model directory or a GGUF file) and scoring it in bits per byte.
+
+Shared by transplant, the hypernetwork and byte-level code. A GGUF file is dequantized by
+transformers once and cached as a float32 safetensors checkpoint under the cache directory,
+keyed by the file's SHA-256; later loads read the cache.
+
+Bits per byte are tokenizer-independent: the total negative log2-likelihood of a text's tokens,
+conditioned on the tokenizer's BOS token (else its EOS token), divided by the text's UTF-8 bytes.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+from typing import Sequence
+
+from .errors import TokkitError
+from .tokenizer import Tokenizer
+
+
+def load_model(path: str | os.PathLike):
+    """(model, tokenizer) for an HF model directory (with config.json) or a GGUF file; float32,
+    eval mode."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from .io import atomic_dir, cache_dir, sha256_file
+
+    p = Path(path)
+    if not p.exists():
+        raise TokkitError(f"{p}: no such model file or directory")
+    if p.is_file() and p.suffix == ".gguf":
+        cached = cache_dir() / "models" / sha256_file(p)[:16]
+        if not (cached / "config.json").exists():
+            m = AutoModelForCausalLM.from_pretrained(str(p.parent), gguf_file=p.name, dtype=torch.float32)
+            # transformers will not save_pretrained a model it read from GGUF; the dequantized
+            # float32 weights are plain tensors, written here with safetensors (tied rows once)
+            from safetensors.torch import save_model
+
+            m.config.quantization_config = None
+            with atomic_dir(cached, force=True) as tmp:
+                m.config.save_pretrained(tmp)
+                save_model(m, str(tmp / "model.safetensors"))
+        model = AutoModelForCausalLM.from_pretrained(str(cached), dtype=torch.float32)
+    elif p.is_dir() and (p / "config.json").exists():
+        try:
+            model, info = AutoModelForCausalLM.from_pretrained(str(p), dtype=torch.float32, output_loading_info=True)
+        except (OSError, ValueError, KeyError) as e:
+            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise TokkitError(f"{p}: cannot load the model ({first})") from None
+        emb = model.get_input_embeddings()
+        missing = set(info.get("missing_keys") or ())
+        names = {n for n, prm in model.named_parameters() if emb is not None and prm is emb.weight}
+        if emb is None or names & missing:
+            raise TokkitError(f"{p}: the checkpoint has no input embedding matrix "
+                              f"({', '.join(sorted(names)) or 'no embedding layer'} missing)")
+    else:
+        raise TokkitError(f"{p}: not a model (a GGUF file, or an HF directory with config.json)")
+    model.eval()
+    return model, Tokenizer.from_file(p)
+
+
+def prefix_id(tok: Tokenizer) -> int:
+    """The token a text is conditioned on: BOS when the tokenizer has one, else EOS."""
+    v = tok.vocab
+    pid = v.bos_id if v.bos_id is not None else v.eos_id
+    if pid is None:
+        raise TokkitError("the tokenizer has neither a BOS nor an EOS token to condition on")
+    return pid
+
+
+def bits_per_byte(model, tok: Tokenizer, texts: Sequence[str], max_len: int = 1024, rows=None) -> dict:
+    """{"bits_per_byte", "bytes", "tokens", "bits"} of ``texts``; each text conditioned on
+    :func:`prefix_id` and scored in windows of ``max_len`` tokens (each window sees the previous
+    window's last token). ``rows`` [V, d] (or [V, 2d] for an untied model: input rows then output
+    rows) replaces the model's embedding rows without touching the model."""
+    import torch
+    import torch.nn.functional as F
+
+    d = model.get_input_embeddings().weight.shape[1]
+    if rows is None:
+        e_in = model.get_input_embeddings().weight
+        head = model.get_output_embeddings()
+        e_out = head.weight if head is not None else e_in
+    else:
+        e_in = rows[:, :d]
+        e_out = rows[:, d:] if rows.shape[1] > d else e_in
+    pid = prefix_id(tok)
+    bits, n_bytes, n_tokens = 0.0, 0, 0
+    with torch.no_grad():
+        for t in texts:
+            ids = [int(x) for x in tok.encode(t)]
+            seq = torch.as_tensor([pid] + ids)
+            n_bytes += len(t.encode("utf-8"))
+            n_tokens += len(ids)
+            for a in range(0, len(seq) - 1, max_len):
+                window = seq[a: a + max_len + 1]
+                h = model.model(inputs_embeds=e_in[window[:-1]][None]).last_hidden_state[0]
+                logits = h @ e_out.T
+                if getattr(model.config, "final_logit_softcapping", None):
+                    cap = model.config.final_logit_softcapping
+                    logits = torch.tanh(logits / cap) * cap
+                logp = F.log_softmax(logits, dim=-1)
+                bits += float(-logp[torch.arange(len(window) - 1), window[1:]].sum()) / math.log(2)
+    return {"bits_per_byte": bits / max(n_bytes, 1), "bytes": n_bytes, "tokens": n_tokens, "bits": bits}

@@ -1,0 +1,1 @@
+"""Metric functions over encoded batches (numpy, vectorised over every text set at once)."""

@@ -1,0 +1,144 @@
+"""``transplant(model, tokenizer, out, method=...)``: the whole operation.
+
+Load the model (HF directory or GGUF, :func:`tokkit.lm.load_model`) and both tokenizers, align
+on bytes, fill the missing rows with the method, then write a new checkpoint: the input
+embeddings and the LM head resized to the new vocabulary (optionally padded to a multiple; the
+padding rows are never produced by the tokenizer and get the mean row), tied or untied (a tied
+model is untied only when the head rows of new tokens differ from their input rows); config and
+generation_config ids (bos, eos, pad) from the new tokenizer's roles; the new tokenizer's files;
+the old chat template only if every special token it uses exists in the new vocabulary; and
+``transplant_record.json`` (a summary and how each row was made). Everything is written to a
+temporary directory and renamed; the input model is never touched, an output inside an input is
+refused, and an existing non-empty output is refused unless ``force``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from collections import Counter
+from pathlib import Path
+
+from ..errors import TokkitError
+from ..tokenizer import Tokenizer
+from .align import align
+from .methods import METHODS, MethodOptions, Progress, fill_rows
+
+
+def _template_ok(template: str, new_tokens: set[str]) -> bool:
+    used = set(re.findall(r"<\|[^|<>]{1,40}\|>|<[a-z_]{1,20}>|\[[A-Z_]{2,30}\]|<start_of_turn>|<end_of_turn>", template))
+    return used <= new_tokens
+
+
+def _check_paths(out: Path, inputs: list, force: bool) -> None:
+    from ..io import refuse_overwrite_inputs
+
+    refuse_overwrite_inputs([out], inputs)
+    ro = out.resolve() if out.exists() else Path(os.path.abspath(out))
+    for i in inputs:
+        p = Path(i).resolve()
+        base = p if p.is_dir() else p.parent
+        if p.is_dir() and (ro == base or ro.is_relative_to(base)):
+            raise TokkitError(f"{out}: the output is inside an input ({p}); choose a directory outside it")
+    if out.exists() and not out.is_dir():
+        raise TokkitError(f"{out}: exists and is not a directory")
+    if out.is_dir() and any(out.iterdir()) and not force:
+        raise TokkitError(f"{out}: directory exists and is not empty (use --force to write into it)")
+
+
+def _check_tokenizer(tok: Tokenizer, path) -> None:
+    v = tok.vocab
+    ordinary = [b for b, t in zip(v.tokens, v.types) if t.name in ("NORMAL", "BYTE", "USER_DEFINED") and b]
+    if not ordinary:
+        raise TokkitError(f"{path}: the tokenizer has no decodable tokens (no ordinary token spells any bytes)")
+
+
+def transplant(model_path: str | os.PathLike, tokenizer_path: str | os.PathLike, out: str | os.PathLike,
+               method: str = "omp", opts: MethodOptions | None = None, force: bool = False,
+               pad_to_multiple: int | None = None, progress: Progress | None = None) -> dict:
+    """Write ``out``: the model at ``model_path`` with the tokenizer at ``tokenizer_path``.
+    Returns the summary (also in ``out/transplant_record.json``)."""
+    import torch
+
+    from .. import __version__
+    from ..io import atomic_dir, write_json_atomic
+    from ..lm import load_model
+    from ..vocab import write_vocab
+
+    opts = opts or MethodOptions()
+    if method not in METHODS:
+        raise TokkitError(f"unknown method {method!r} (choose from {', '.join(METHODS)})")
+    out = Path(out)
+    inputs = [model_path, tokenizer_path] + [p for p in (opts.hypernet,) if p]
+    if opts.donor not in ("aux", "corpus"):
+        inputs.append(opts.donor)
+    _check_paths(out, inputs, force)
+    if pad_to_multiple is not None and pad_to_multiple < 1:
+        raise TokkitError(f"--pad-to-multiple {pad_to_multiple}: give a positive integer")
+    t0 = time.perf_counter()
+    new = Tokenizer.from_file(tokenizer_path)
+    _check_tokenizer(new, tokenizer_path)
+    if progress:
+        progress("load", 0, 1)
+    model, old = load_model(model_path)
+    if model.get_input_embeddings() is None or not hasattr(model.get_input_embeddings(), "weight"):
+        raise TokkitError(f"{model_path}: the model has no input embedding matrix")
+    al = align(old.vocab, new.vocab)
+    in_rows, out_rows, records = fill_rows(method, model, old, new, al, opts, progress=progress)
+    d = in_rows.shape[1]
+    untied = out_rows is not None
+    size = new.vocab.size
+    padded = size if not pad_to_multiple else -(-size // pad_to_multiple) * pad_to_multiple
+
+    def padded_rows(rows):
+        full = torch.zeros(padded, d)
+        full[:size] = rows
+        if padded > size:
+            full[size:] = rows.mean(0)
+        return full
+
+    was_tied = bool(getattr(model.config, "tie_word_embeddings", False))
+    model.resize_token_embeddings(padded, mean_resizing=False)
+    model.get_input_embeddings().weight.data.copy_(padded_rows(in_rows))
+    if untied:
+        head = model.get_output_embeddings()
+        if head is None:
+            raise TokkitError(f"{model_path}: the model has no LM head to untie")
+        model.config.tie_word_embeddings = False
+        if hasattr(model.config, "get_text_config"):
+            model.config.get_text_config().tie_word_embeddings = False
+        head.weight = torch.nn.Parameter(padded_rows(out_rows))
+    else:
+        model.tie_weights()
+    v = new.vocab
+    for key, val in {"bos_token_id": v.bos_id, "eos_token_id": v.eos_id, "pad_token_id": v.pad_id}.items():
+        setattr(model.config, key, val)
+        if getattr(model, "generation_config", None) is not None:
+            setattr(model.generation_config, key, val)
+    model.config.vocab_size = padded
+    meta = dict(v.meta)
+    old_template = old.vocab.meta.get("chat_template")
+    kept_template = False
+    if old_template and not meta.get("chat_template"):
+        if _template_ok(str(old_template), {t.content for t in v.added}):
+            meta["chat_template"] = old_template
+            kept_template = True
+    v = v.copy(meta=meta)
+    counts = Counter(r.get("how", "?") for r in records)
+    heads = [r["head"] for r in records if "head" in r]
+    head_info = ({k: v for k, v in heads[0].items() if k not in ("old_ids", "weights")} if heads
+                 else {"how": "recipe" if untied else "tied"})
+    summary = {"tool": f"tokkit {__version__}", "model": str(model_path), "tokenizer": str(tokenizer_path),
+               "method": method, "donor": opts.donor if method == "omp" else None, "head": head_info,
+               "vocab_size": size, "padded_to": padded, "base_tied": was_tied, "tied": not untied,
+               "alignment": al.counts(), "rows": dict(sorted(counts.items())),
+               "chat_template_kept": kept_template, "seconds": None}
+    if progress:
+        progress("write", 0, 1)
+    with atomic_dir(out, force=force) as tmp:
+        model.save_pretrained(tmp)
+        write_vocab(v, tmp)
+        summary["seconds"] = round(time.perf_counter() - t0, 1)
+        write_json_atomic(tmp / "transplant_record.json", {"summary": summary, "rows": records}, indent=None)
+    return summary
