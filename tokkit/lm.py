@@ -24,9 +24,11 @@ def load_model(path: str | os.PathLike):
     eval mode."""
     import torch
     from transformers import AutoModelForCausalLM
+    from transformers.utils import logging as hf_logging
 
     from .io import atomic_dir, cache_dir, sha256_file
 
+    hf_logging.disable_progress_bar()  # tokkit's CLI draws its own progress
     p = Path(path)
     if not p.exists():
         raise TokkitError(f"{p}: no such model file or directory")

@@ -264,6 +264,16 @@ impl Encoder {
         })
     }
 
+    /// Byte-level models start from bytes (GPT-2 style), others from characters.
+    pub fn is_byte_level(&self) -> bool {
+        self.byte_level
+    }
+
+    /// The byte-fallback token of a byte, if the vocabulary has byte fallback.
+    pub fn fallback_id(&self, b: u8) -> Option<u32> {
+        self.byte_fallback.as_ref().and_then(|t| t[b as usize])
+    }
+
     pub fn encode(&self, text: &str) -> Vec<u32> {
         let mut ids = Vec::with_capacity(text.len() / 3 + 1);
         // SentencePiece-style vocabularies spell a space as ▁: a literal ▁ is a space too
@@ -299,7 +309,7 @@ impl Encoder {
         ids
     }
 
-    fn encode_piece(&self, piece: &[u8], out: &mut Vec<u32>) {
+    pub fn encode_piece(&self, piece: &[u8], out: &mut Vec<u32>) {
         if piece.is_empty() {
             return;
         }

@@ -5,9 +5,11 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 use rayon::prelude::*;
+use std::sync::Arc;
 
 pub mod bytelevel;
 pub mod count;
+pub mod cover;
 pub mod encode;
 pub mod fastre;
 pub mod pretok;
@@ -141,7 +143,7 @@ fn u32_bytes<'py>(py: Python<'py>, ids: &[u32]) -> Bound<'py, PyBytes> {
 /// A BPE encoder with Hugging Face semantics; ids come back as little-endian u32 bytes.
 #[pyclass(frozen, module = "tokkit._native")]
 struct BpeEncoder {
-    inner: encode::Encoder,
+    inner: Arc<encode::Encoder>,
 }
 
 #[pymethods]
@@ -158,7 +160,7 @@ impl BpeEncoder {
         let inner = py
             .detach(|| encode::Encoder::new(&tokens, &in_vocab, &byte_tokens, &merges, config_json))
             .map_err(PyValueError::new_err)?;
-        Ok(BpeEncoder { inner })
+        Ok(BpeEncoder { inner: Arc::new(inner) })
     }
 
     fn encode<'py>(&self, py: Python<'py>, text: &str) -> Bound<'py, PyBytes> {
@@ -174,6 +176,123 @@ impl BpeEncoder {
             (per.concat(), lens)
         });
         (u32_bytes(py, &ids), u32_bytes(py, &lens))
+    }
+}
+
+/// A vocabulary prepared for byte-level covers (trie over its text tokens; for canonical
+/// semantics the tokenizer's encoder and a pretokenizer that adds no prefix space).
+#[pyclass(frozen, module = "tokkit._native")]
+struct CoverVocab {
+    inner: Arc<cover::CoverVocab>,
+}
+
+#[pymethods]
+impl CoverVocab {
+    #[new]
+    #[pyo3(signature = (tokens, text, encoder = None, pretok_json = None))]
+    fn new(
+        py: Python<'_>,
+        tokens: Vec<Vec<u8>>,
+        text: Vec<bool>,
+        encoder: Option<PyRef<'_, BpeEncoder>>,
+        pretok_json: Option<&str>,
+    ) -> PyResult<Self> {
+        if tokens.len() != text.len() {
+            return Err(PyValueError::new_err("tokens and text flags differ in length"));
+        }
+        let mut no_pretok = false;
+        let canon = match (encoder, pretok_json) {
+            (Some(e), Some(j)) => {
+                no_pretok = serde_json::from_str::<serde_json::Value>(j)
+                    .ok().and_then(|v| v.as_array().map(|a| a.is_empty())).unwrap_or(false);
+                Some((e.inner.clone(), pretok::Pretokenizer::from_json(j).map_err(PyValueError::new_err)?))
+            }
+            (None, None) => None,
+            _ => return Err(PyValueError::new_err("give both encoder and pretok_json, or neither")),
+        };
+        let inner = py.detach(|| cover::CoverVocab::new(tokens, &text, canon, no_pretok));
+        Ok(CoverVocab { inner: Arc::new(inner) })
+    }
+
+    #[getter]
+    fn num_trie_nodes(&self) -> usize {
+        self.inner.trie.num_nodes()
+    }
+
+    #[getter]
+    fn can_canonical(&self) -> bool {
+        self.inner.can_canonical()
+    }
+}
+
+/// The cover of a growing byte prefix (see native/src/cover.rs).
+#[pyclass(module = "tokkit._native")]
+struct Cover {
+    inner: cover::Cover,
+}
+
+#[pymethods]
+impl Cover {
+    #[new]
+    #[pyo3(signature = (vocab, canonical, beam = None, prune = f64::INFINITY))]
+    fn new(vocab: &CoverVocab, canonical: bool, beam: Option<usize>, prune: f64) -> PyResult<Self> {
+        let inner = cover::Cover::new(vocab.inner.clone(), canonical, beam, prune).map_err(PyValueError::new_err)?;
+        Ok(Cover { inner })
+    }
+
+    /// [(node, parent, token, depth)] of the contexts waiting for a distribution.
+    fn pending(&self) -> Vec<(u32, u32, u32, u32)> {
+        self.inner.pending()
+    }
+
+    /// Alive context node ids.
+    fn contexts(&self) -> Vec<u32> {
+        self.inner.contexts().to_vec()
+    }
+
+    /// (parent, token, depth, end, logp) of a node.
+    fn node(&self, id: u32) -> PyResult<(u32, u32, u32, usize, f64)> {
+        self.inner.node_info(id).ok_or_else(|| PyValueError::new_err("no such node"))
+    }
+
+    /// Set a context's next-token log-probabilities (float64 little-endian bytes, one per id).
+    fn set_dist(&mut self, py: Python<'_>, id: u32, logq: &[u8], eos_logp: f64) -> PyResult<()> {
+        if logq.len() % 8 != 0 {
+            return Err(PyValueError::new_err("logq must be float64 bytes"));
+        }
+        let v: Vec<f64> = logq.chunks_exact(8).map(|c| f64::from_le_bytes(c.try_into().unwrap())).collect();
+        let inner = &mut self.inner;
+        py.detach(|| inner.set_dist(id, v, eos_logp)).map_err(PyValueError::new_err)
+    }
+
+    /// Unnormalized log masses of the 256 next bytes and the end of text.
+    fn next_masses(&self) -> PyResult<Vec<f64>> {
+        self.inner.next_masses().map_err(PyValueError::new_err)
+    }
+
+    fn cover_logmass(&self) -> PyResult<f64> {
+        self.inner.cover_logmass().map_err(PyValueError::new_err)
+    }
+
+    /// Drop waiting contexts that cannot spell `future` (scoring a known text).
+    fn drop_dead(&mut self, py: Python<'_>, future: &[u8]) -> usize {
+        let inner = &mut self.inner;
+        py.detach(|| inner.drop_dead(future))
+    }
+
+    /// Append a byte; returns the number of new contexts (0: no model call needed).
+    fn push(&mut self, b: u8) -> PyResult<usize> {
+        self.inner.push(b).map_err(PyValueError::new_err)
+    }
+
+    #[getter]
+    fn text<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        PyBytes::new(py, self.inner.text())
+    }
+
+    #[getter]
+    fn pruned(&self) -> usize {
+        self.inner.pruned
     }
 }
 
@@ -299,6 +418,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Pretokenizer>()?;
     m.add_class::<BpeEncoder>()?;
     m.add_class::<Counter>()?;
+    m.add_class::<CoverVocab>()?;
+    m.add_class::<Cover>()?;
     m.add_function(wrap_pyfunction!(train_bpe, m)?)?;
     Ok(())
 }

@@ -74,22 +74,28 @@ impl ByteTrie {
         self.n_tokens
     }
 
-    fn child(&self, node: usize, b: u8) -> Option<usize> {
+    pub fn child(&self, node: usize, b: u8) -> Option<usize> {
         let (s, e) = (self.edge_start[node] as usize, self.edge_start[node + 1] as usize);
         let labels = &self.edge_label[s..e];
         labels.binary_search(&b).ok().map(|k| self.edge_target[s + k] as usize)
     }
 
-    fn node_ids(&self, node: usize) -> &[u32] {
+    pub fn node_ids(&self, node: usize) -> &[u32] {
         &self.ids[self.id_start[node] as usize..self.id_start[node + 1] as usize]
     }
 
-    fn walk(&self, bytes: &[u8]) -> Option<usize> {
+    pub fn walk(&self, bytes: &[u8]) -> Option<usize> {
         let mut cur = 0;
         for &b in bytes {
             cur = self.child(cur, b)?;
         }
         Some(cur)
+    }
+
+    /// The (label, child) edges of a node, by label.
+    pub fn children(&self, node: usize) -> impl Iterator<Item = (u8, usize)> + '_ {
+        let (s, e) = (self.edge_start[node] as usize, self.edge_start[node + 1] as usize);
+        self.edge_label[s..e].iter().zip(&self.edge_target[s..e]).map(|(&l, &t)| (l, t as usize))
     }
 
     /// Ids of tokens equal to `bytes`.

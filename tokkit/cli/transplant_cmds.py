@@ -10,10 +10,10 @@ from ..transplant.methods import HEADS, METHODS
 @click.command()
 @click.argument("model")
 @click.argument("tokenizer")
-@click.option("--method", type=click.Choice(METHODS), default="omp", show_default=True,
+@click.option("--method", type=click.Choice(METHODS), default="hybrid", show_default=True,
               help="How rows of new tokens are made.")
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Output model directory.")
-@click.option("--k", type=int, default=64, show_default=True, help="OMP: anchors per token.")
+@click.option("--k", type=int, help="OMP: anchors per token (default 64 with a donor model, 8 with aux/corpus).")
 @click.option("--donor", default="aux", show_default=True,
               help="OMP donor space: aux (MiniLM), corpus (vectors from --donor-corpus tokenized with the new "
                    "tokenizer), or the path of a donor model that uses the new tokenizer.")

@@ -15,6 +15,7 @@ import numpy as np
 
 from ..tokenizer import Tokenizer
 from ..vocab import Role, TokenType, Vocabulary
+from ..vocab.model import _is_utf8 as _utf8
 
 
 @dataclass
@@ -153,10 +154,3 @@ def decompose(new_tokens: Sequence[bytes], old: Tokenizer, max_pieces: int) -> t
             lengths[i] = len(ids)
     return pieces, lengths
 
-
-def _utf8(b: bytes) -> bool:
-    try:
-        b.decode("utf-8")
-        return True
-    except UnicodeDecodeError:
-        return False

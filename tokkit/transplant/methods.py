@@ -11,8 +11,9 @@ a recipe is also the record of how the row was made. The methods:
   per-dimension mean and std, seeded): no recipe, a constant;
 - ``fvt``: the mean of the old rows of the token's decomposition by the old tokenizer;
 - ``omp``: orthogonal matching pursuit in a donor space where both vocabularies have vectors:
-  the new token's donor vector is approximated by ``k`` (64) shared tokens' donor vectors, and
-  the same coefficients combine those shared tokens' rows of the base model. Donor spaces:
+  the new token's donor vector is approximated by ``k`` shared tokens' donor vectors, and
+  the same coefficients combine those shared tokens' rows of the base model (``k`` atoms: 64
+  with a donor model, 8 in the aux and corpus spaces, where 64 fit noise). Donor spaces:
   ``aux`` (the auxiliary embedding model, MiniLM, on each token's text, plus a leading-space
   feature: MiniLM's tokenizer drops whitespace, the LM does not), ``corpus`` (PPMI + SVD vectors
   of the new tokens from a corpus tokenized with the new tokenizer, FOCUS's idea: works for a
@@ -59,7 +60,9 @@ Progress = Callable[[str, int, int], None]
 
 @dataclass
 class MethodOptions:
-    k: int = 64  # OMP atoms
+    #: OMP atoms: None = 64 with a donor model (mergekit's default) and 8 in the aux and corpus
+    #: spaces (385 and 256 dimensions: 64 atoms fit noise there; measured in docs/transplant.md)
+    k: int | None = None
     donor: str = "aux"  # OMP donor space: "aux", "corpus" or the path of a donor model
     donor_texts: Sequence[str] = field(default_factory=list)  # for donor="corpus"
     head: str = "auto"  # LM head rows of new tokens: auto | offset | tied | mean
@@ -292,38 +295,41 @@ def _fvt(tokens: Sequence[bytes], old: Tokenizer, max_pieces: int) -> Recipe:
 
 
 def _hybrid(tokens: Sequence[bytes], old: Tokenizer, aux_new, aux_old, normal, opts: MethodOptions) -> Recipe:
-    """TokenAdapt: local (decomposition) and global (top-k similar old tokens) estimates mixed."""
+    """TokenAdapt: local (decomposition) and global (top-k similar old tokens) estimates mixed;
+    vectorised over all tokens (masked softmaxes over the pieces)."""
     import torch
 
-    n, T = len(tokens), opts.temperature
-    pieces, lengths = decompose(tokens, old, opts.max_pieces)
-    top = (aux_new @ aux_old[normal].T).topk(opts.top_k, dim=1)
-    old_len = np.asarray([len(b) for b in old.vocab.tokens], dtype=np.float32)
-    K = opts.max_pieces + opts.top_k
-    ids = np.zeros((n, K), dtype=np.int64)
-    weights = np.zeros((n, K), dtype=np.float32)
-    how = []
-    for r in range(n):
-        m = int(lengths[r])
-        local = None
-        if m:
-            p = torch.as_tensor(pieces[r, :m])
-            w1 = torch.softmax(aux_old[p] @ aux_new[r], 0)
-            ratio = torch.as_tensor(old_len[pieces[r, :m]] / max(len(tokens[r]), 1))
-            local = torch.softmax(((w1 + ratio) / 2) / T, 0)
-        gs, gi = top.values[r], normal[top.indices[r]]
-        keep = gs > 0.0
-        glob = torch.softmax(gs[keep] / T, 0) if keep.any() else None
-        if local is not None and glob is not None:
-            local, glob = (1 - opts.global_weight) * local, opts.global_weight * glob
-        if local is not None:
-            ids[r, :m] = pieces[r, :m]
-            weights[r, :m] = local.numpy()
-        if glob is not None:
-            g = gi[keep].numpy()
-            ids[r, opts.max_pieces:opts.max_pieces + len(g)] = g
-            weights[r, opts.max_pieces:opts.max_pieces + len(g)] = glob.numpy()
-        how.append("hybrid" if (local is not None or glob is not None) else "fallback-mean")
+    n, T, P = len(tokens), opts.temperature, opts.max_pieces
+    pieces, lengths = decompose(tokens, old, P)
+    pt, lt = torch.as_tensor(pieces), torch.as_tensor(lengths)
+    valid = torch.arange(P)[None, :] < lt[:, None]  # [n, P]
+    neg = torch.tensor(float("-inf"))
+    sims = torch.cat([torch.einsum("npd,nd->np", aux_old[pt[a:a + 8192]], aux_new[a:a + 8192])
+                      for a in range(0, n, 8192)]) if n else torch.zeros(0, P)
+    w1 = torch.softmax(torch.where(valid, sims, neg), dim=1)
+    old_len = torch.as_tensor([len(b) for b in old.vocab.tokens], dtype=torch.float32)
+    tok_len = torch.as_tensor([max(len(t), 1) for t in tokens], dtype=torch.float32)
+    ratio = old_len[pt] / tok_len[:, None]
+    local = torch.softmax(torch.where(valid, ((w1 + ratio) / 2) / T, neg), dim=1)
+    has_local = lt > 0
+    local = torch.where(has_local[:, None], local, torch.zeros(()))
+    vals, idx = [], []
+    for a in range(0, n, 4096):  # [chunk, V_old] similarities at a time
+        t = (aux_new[a:a + 4096] @ aux_old[normal].T).topk(opts.top_k, dim=1)
+        vals.append(t.values)
+        idx.append(t.indices)
+    top_values = torch.cat(vals) if vals else torch.zeros(0, opts.top_k)
+    top_indices = torch.cat(idx) if idx else torch.zeros(0, opts.top_k, dtype=torch.long)
+    keep = top_values > 0.0
+    glob = torch.softmax(torch.where(keep, top_values / T, neg), dim=1)
+    has_glob = keep.any(1)
+    glob = torch.where(has_glob[:, None], glob, torch.zeros(()))
+    both = (has_local & has_glob)[:, None]
+    local = torch.where(both, (1 - opts.global_weight) * local, local)
+    glob = torch.where(both, opts.global_weight * glob, glob)
+    ids = np.concatenate([pieces, normal[top_indices].numpy()], axis=1)
+    weights = torch.cat([local, glob], dim=1).numpy().astype(np.float32)
+    how = ["hybrid" if (a or b) else "fallback-mean" for a, b in zip(has_local.tolist(), has_glob.tolist())]
     return Recipe(ids, weights, how)
 
 
@@ -405,20 +411,21 @@ def fill_rows(method: str, model, old: Tokenizer, new: Tokenizer | Vocabulary, a
         if len(shared) == 0:
             raise TokkitError("OMP needs tokens shared by both vocabularies; there are none")
         anchor_old = torch.as_tensor(al.source[al.shared])
+        k = opts.k or (8 if opts.donor in ("aux", "corpus") else 64)
         if opts.donor == "aux":
             # the anchors' vectors come from the old vocabulary's (cached once per base model),
             # so only the missing tokens are embedded for each new tokenizer
             report = (lambda n: progress("aux", n, old.vocab.size)) if progress else None
             space_old = aux_space(old.vocab.tokens, progress=report)
             space_new = aux_space(tokens)
-            in_recipe = _omp_recipe(space_new, space_old[anchor_old], anchor_old, opts.k)
+            in_recipe = _omp_recipe(space_new, space_old[anchor_old], anchor_old, k)
         elif opts.donor == "corpus":
             if new_tok is None or not opts.donor_texts:
                 raise TokkitError("--donor corpus needs the new tokenizer and a corpus (--donor-corpus)")
             space = corpus_space(new_tok, opts.donor_texts, seed=opts.seed)
             seen = space.abs().sum(1) > 0
             ok = seen[shared]
-            in_recipe = _omp_recipe(space[miss_t], space[shared][ok], anchor_old[ok], opts.k, valid=seen[miss_t])
+            in_recipe = _omp_recipe(space[miss_t], space[shared][ok], anchor_old[ok], k, valid=seen[miss_t])
         else:
             from ..lm import load_model
 
@@ -430,10 +437,10 @@ def fill_rows(method: str, model, old: Tokenizer, new: Tokenizer | Vocabulary, a
                                   f"the new tokenizer's {newv.size} tokens: it does not use this tokenizer")
             dd = donor.get_input_embeddings().weight.shape[1]
             din = drows[:, :dd]
-            in_recipe = _omp_recipe(din[miss_t], din[shared], anchor_old, opts.k)
+            in_recipe = _omp_recipe(din[miss_t], din[shared], anchor_old, k)
             if not dtied and not tied:  # the head separately, in the donor's head space
                 dout = drows[:, dd:]
-                out_recipe = _omp_recipe(dout[miss_t], dout[shared], anchor_old, opts.k)
+                out_recipe = _omp_recipe(dout[miss_t], dout[shared], anchor_old, k)
         if any(h == "fallback-fvt" for h in in_recipe.how):
             fb = [r for r, h in enumerate(in_recipe.how) if h == "fallback-fvt"]
             fv = _fvt([tokens[r] for r in fb], old, opts.max_pieces)
