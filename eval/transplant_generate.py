@@ -40,11 +40,13 @@ def main() -> None:
             with torch.no_grad():
                 out = model.generate(ids, max_new_tokens=args.tokens, do_sample=False,
                                      pad_token_id=tk.pad_token_id if tk.pad_token_id is not None else tk.eos_token_id)
-            text = tk.decode(out[0, ids.shape[1]:], skip_special_tokens=True).replace("\n", "\\n")
-            print(f"| {name} | {p} | {text} |", flush=True)
+            new = out[0, ids.shape[1]:]
+            text = tk.decode(new, skip_special_tokens=True).replace("\n", "\\n")
+            end = " (then end of text)" if len(new) and int(new[-1]) == tk.eos_token_id else ""
+            print(f"| {name} | {p} | {text}{end} | {len(new)} |", flush=True)
 
-    print("| model | prompt | greedy continuation |")
-    print("|---|---|---|")
+    print("| model | prompt | greedy continuation | new tokens |")
+    print("|---|---|---|---|")
     base, tok = load_model(assets.smollm2_gguf())
     show("SmolLM2 (own tokenizer)", base, _hf_tokenizer(tok))
     real = assets.pretrained_tokenizers()
