@@ -95,7 +95,7 @@ def _md_table(rows: list[dict], cols: list[str], digits: int = 3) -> str:
 def markdown(report: dict, max_langs: int = 60) -> str:
     s = report["settings"]
     defs = report["metric_definitions"]
-    out = [f"# Tokenizer quality report\n",
+    out = ["# Tokenizer quality report\n",
            f"tokkit {report['tool']['version']}, schema {report['schema']} {report['schema_version']}, "
            f"{report['created']}. Pivot `{s['pivot']}`, baseline `{s['baseline']}`, Rényi alpha {s['alpha']} "
            f"with the declared vocabulary size, {s['n_boot']} bootstrap resamples ({int(s['ci'] * 100)}% CI).\n"]

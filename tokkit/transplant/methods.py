@@ -142,7 +142,6 @@ def corpus_space(tok: Tokenizer, texts: Sequence[str], dim: int = 256, window: i
     v = tok.vocab.size
     ids, lens = tok.encode_batch_flat(list(texts))
     ids = ids.astype(np.int64)
-    ends = np.cumsum(lens)
     doc = np.repeat(np.arange(len(lens)), lens)
     rows, cols = [], []
     for off in range(1, window + 1):
@@ -150,7 +149,6 @@ def corpus_space(tok: Tokenizer, texts: Sequence[str], dim: int = 256, window: i
         a, b = ids[:-off][same], ids[off:][same]
         rows += [a, b]
         cols += [b, a]
-    del ends
     if not rows or sum(len(r) for r in rows) == 0:
         raise TokkitError("the donor corpus is too short to learn token vectors")
     r, c = np.concatenate(rows), np.concatenate(cols)
@@ -334,8 +332,6 @@ def _hybrid(tokens: Sequence[bytes], old: Tokenizer, aux_new, aux_old, normal, o
 
 
 def _omp_recipe(targets, anchors_space, anchor_old_ids, k: int, valid=None) -> Recipe:
-    import torch
-
     n = targets.shape[0]
     atoms, coefs = omp(targets, anchors_space, k)
     ids = anchor_old_ids[atoms].numpy()
@@ -345,7 +341,6 @@ def _omp_recipe(targets, anchors_space, anchor_old_ids, k: int, valid=None) -> R
         for r in np.flatnonzero(~np.asarray(valid)):
             w[r] = 0
             how[r] = "fallback-fvt"
-    del torch
     return Recipe(ids, w, how)
 
 
@@ -459,8 +454,9 @@ def fill_rows(method: str, model, old: Tokenizer, new: Tokenizer | Vocabulary, a
         for i in miss:
             records[i]["head"] = {"how": "mean"}
     elif head == "offset":
-        u, fit_std = bias_direction(model, old, _calibration(opts))
-        c = fit_offset(model, newv if new_tok is None else new_tok, out_in, out_out, miss_t, u, _calibration(opts))
+        calib = _calibration(opts)
+        u, fit_std = bias_direction(model, old, calib)
+        c = fit_offset(model, newv if new_tok is None else new_tok, out_in, out_out, miss_t, u, calib)
         out_out[miss_t] = out_out[miss_t] + c * u
         for i in miss:
             records[i]["head"] = {"how": "recipe+offset", "offset": round(c, 3)}
@@ -524,7 +520,6 @@ def fit_offset(model, new: Tokenizer | Vocabulary, e_in, e_out, miss, u, texts: 
     cross-entropy of ``texts`` tokenized by the new tokenizer; the hidden states do not depend on
     the head, so one forward pass serves every candidate offset."""
     import torch
-    import torch.nn.functional as F
 
     from ..lm import prefix_id
 

@@ -79,7 +79,6 @@ def decoder_of(tok):
 
 def audit_vocabulary(tok, max_examples: int = 12) -> dict:
     from ..scripts import token_scripts
-    from ..encode import spell
 
     v = tok.vocab
     types = v.types
