@@ -498,20 +498,18 @@ def bias_direction(model, old: Tokenizer, texts: Sequence[str]):
 
     from ..lm import prefix_id
 
-    key = (id(model), hashlib.sha256("\0".join(texts).encode()).hexdigest())
-    if key in _DIRECTIONS:
-        return _DIRECTIONS[key]
+    # cached on the model object itself (a model's id can be reused after it is freed)
+    cache = model.__dict__.setdefault("_tokkit_bias_direction", {})
+    key = hashlib.sha256("\0".join(texts).encode()).hexdigest()
+    if key in cache:
+        return cache[key]
     e_in = model.get_input_embeddings().weight.detach().to(torch.float32)
     H = torch.cat([_hidden(model, torch.as_tensor([prefix_id(old)] + [int(x) for x in old.encode(t)]), e_in)
                    for t in texts])
     d = H.shape[1]
     u = torch.linalg.solve(H.T @ H + 1e-2 * torch.eye(d), H.T @ torch.ones(H.shape[0]))
-    _DIRECTIONS.clear()  # one model at a time
-    _DIRECTIONS[key] = (u, float((H @ u).std()))
-    return _DIRECTIONS[key]
-
-
-_DIRECTIONS: dict = {}
+    cache[key] = (u, float((H @ u).std()))
+    return cache[key]
 
 
 def fit_offset(model, new: Tokenizer | Vocabulary, e_in, e_out, miss, u, texts: Sequence[str],
