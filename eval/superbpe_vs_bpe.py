@@ -25,6 +25,10 @@ import tokkit  # noqa: E402
 from tokkit import corpora  # noqa: E402
 from tokkit.train import TrainOptions, train  # noqa: E402
 
+#: stage-2 pretokenizers to compare: the reference's current regex (tokkit's default), digits only
+#: (runs of 1-3 digits isolated, everything else may merge), and the paper-era regex (only
+#: right-to-left 3-digit groups split)
+STAGE2 = {"current": None, "digits": r"\p{N}{1,3}", "paper": "paper"}
 SOURCES = [("kjv", None), ("kernel-docs", None), ("gnome-help", "en"), ("debian-reference", "en"), ("legal", None)]
 
 
@@ -32,6 +36,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--sizes", default="32000,64000")
     ap.add_argument("--transitions", default="0.8,0.5")
+    ap.add_argument("--stage2", default="current", help="Comma-separated: " + ", ".join(STAGE2))
     args = ap.parse_args()
     sizes = [int(x) for x in args.sizes.split(",")]
     fracs = [float(x) for x in args.transitions.split(",")]
@@ -66,17 +71,19 @@ def main() -> None:
         n_bpe = sum(pc_bpe.values())
         print(f"| {size:,} | BPE | - | {held_bytes / n_bpe:.3f} | 1.000 | " + " | ".join("1.000" for _ in names)
               + f" | 1.000 | {t_bpe:.1f} s | 1.00 |", flush=True)
-        for frac in fracs:
+        for frac, st2 in [(f, s2) for f in fracs for s2 in args.stage2.split(",")]:
             t = int(round(size * frac))
             t0 = time.perf_counter()
-            sup = train(TrainOptions(algo="superbpe", vocab_size=size, transition=t), [train_file],
-                        os.path.join(tmp, f"sup{size}_{t}"))
+            extra = {"stage2_regex": STAGE2[st2]} if STAGE2[st2] else {}
+            sup = train(TrainOptions(algo="superbpe", vocab_size=size, transition=t, **extra), [train_file],
+                        os.path.join(tmp, f"sup{size}_{t}_{st2}"))
             t_sup = time.perf_counter() - t0
             pc = per_corpus(tokkit.load(sup.out))
             n_sup = sum(pc.values())
             ratios = [pc[n] / pc_bpe[n] for n in names]
             mean = sum(ratios) / len(ratios)
-            print(f"| {size:,} | SuperBPE | {t:,} ({frac:.0%}) | {held_bytes / n_sup:.3f} | {n_sup / n_bpe:.3f} "
+            label = "SuperBPE" + ("" if st2 == "current" else f" (stage 2: {st2})")
+            print(f"| {size:,} | {label} | {t:,} ({frac:.0%}) | {held_bytes / n_sup:.3f} | {n_sup / n_bpe:.3f} "
                   f"({(1 - n_sup / n_bpe):.1%} fewer) | " + " | ".join(f"{r:.3f}" for r in ratios)
                   + f" | {mean:.3f} ({1 - mean:.1%} fewer) | {t_sup:.1f} s | {t_sup / t_bpe:.2f} |", flush=True)
 

@@ -23,11 +23,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--methods", default="zero,mean,random,fvt+tied,fvt+mean,fvt,omp+tied,omp+mean,omp,omp-corpus,"
-                                         "hybrid+tied,hybrid+mean,hybrid",
+                                         "hybrid+tied,hybrid+mean,hybrid,zett+tied,zett",
                     help="METHOD[+HEAD]: HEAD is tied, mean or offset (default: auto, see docs/transplant.md).")
     ap.add_argument("--tokenizers", default="gpt2,qwen2,tokkit-bpe-32k")
     ap.add_argument("--chars", type=int, default=6000, help="Characters of each evaluation text.")
     ap.add_argument("--leave-out", type=int, default=1000, help="Hidden tokens for the leave-out check (0: skip).")
+    ap.add_argument("--hypernet", help="A hypernetwork directory for the zett method (eval/zett_curve.py makes one).")
     ap.add_argument("--json", help="Also write the results here.")
     args = ap.parse_args()
 
@@ -38,18 +39,10 @@ def main() -> None:
     from tokkit.transplant import MethodOptions
     from tokkit.transplant.evaluate import leave_out, method_rows
 
-    legal = "\n\n".join(corpora.open_corpus("legal", split="heldout"))
-    texts = {"en (legal held-out)": [legal[: args.chars]],
-             "de (UDHR)": ["\n\n".join(corpora.udhr("deu"))[: args.chars]]}
+    texts = eval_texts(args.chars)
     donor_texts = list(corpora.open_corpus("legal", split="train")) + [t for k in ("eng", "fra", "nld") for t in corpora.udhr(k)]
     model, old = load_model(assets.smollm2_gguf())
-    real = assets.pretrained_tokenizers()
-    toks = {}
-    for name in args.tokenizers.split(","):
-        if name == "tokkit-bpe-32k":
-            toks[name] = _tokkit_bpe()
-        else:
-            toks[name] = real[name]
+    toks = eval_tokenizers(args.tokenizers)
     base = {k: bits_per_byte(model, old, v)["bits_per_byte"] for k, v in texts.items()}
     print(f"threads: {torch.get_num_threads()}; eval texts: " +
           ", ".join(f"{k} {len(v[0].encode()):,} bytes" for k, v in texts.items()))
@@ -66,11 +59,13 @@ def main() -> None:
         c = al.counts()
         sm = f"{c.get('copied', 0) + c.get('byte-matched', 0):,} / {c.get('missing', 0):,}"
         for m in args.methods.split(","):
+            if m.startswith("zett") and not args.hypernet:
+                continue
             method, _, variant = m.partition("+")
             donor = "aux"
             if method == "omp-corpus":
                 method, donor = "omp", "corpus"
-            opts = MethodOptions(head=variant or "auto", donor=donor, donor_texts=donor_texts)
+            opts = MethodOptions(head=variant or "auto", donor=donor, donor_texts=donor_texts, hypernet=args.hypernet)
             t0 = time.perf_counter()
             rows, _ = method_rows(method, model, old, new, opts)
             secs = time.perf_counter() - t0
@@ -93,6 +88,22 @@ def main() -> None:
         results["leave_out"] = lo
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1))
+
+
+def eval_texts(chars: int = 6000) -> dict[str, list[str]]:
+    """The held-out texts of the transplant table (also used by eval/zett_curve.py)."""
+    from tokkit import corpora
+
+    legal = "\n\n".join(corpora.open_corpus("legal", split="heldout"))
+    return {"en (legal held-out)": [legal[:chars]], "de (UDHR)": ["\n\n".join(corpora.udhr("deu"))[:chars]]}
+
+
+def eval_tokenizers(names: str = "gpt2,qwen2,tokkit-bpe-32k") -> dict[str, str]:
+    """name -> tokenizer path for the transplant table's new tokenizers."""
+    from tokkit import assets
+
+    real = assets.pretrained_tokenizers()
+    return {n: (_tokkit_bpe() if n == "tokkit-bpe-32k" else real[n]) for n in names.split(",")}
 
 
 def _tokkit_bpe() -> str:

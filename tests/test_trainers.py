@@ -35,6 +35,7 @@ def trained(tmp_path_factory):
     runs = {
         "bpe": TrainOptions(algo="bpe", vocab_size=3000, snapshots=[1000, 2000], tiktoken=True),
         "superbpe": TrainOptions(algo="superbpe", vocab_size=3000, transition=2000, tiktoken=True),
+        "superbpe-paper": TrainOptions(algo="superbpe", vocab_size=3000, transition=2000, stage2_regex="paper"),
         "domain": TrainOptions(algo="domain", vocab_size=5000, terms=["indemnification", "notwithstanding"],
                                pad_pow2=True),
         "char": TrainOptions(algo="char", vocab_size=2000, min_frequency=2),
@@ -51,7 +52,7 @@ def _hf_ids(path, texts):
 
 
 @pytest.mark.real
-@pytest.mark.parametrize("algo", ["bpe", "superbpe", "domain", "char", "unigram"])
+@pytest.mark.parametrize("algo", ["bpe", "superbpe", "superbpe-paper", "domain", "char", "unigram"])
 def test_stock_autotokenizer_loads_and_agrees(trained, algo):
     r = trained[algo]
     texts = heldout()
@@ -111,6 +112,24 @@ def test_superbpe_constraints_and_stage1_prefix(trained, tmp_path):
     sup = tokkit.load(trained["superbpe"].out)
     texts = heldout()
     assert sum(map(len, sup.encode_batch(texts))) < 0.95 * sum(map(len, plain.encode_batch(texts)))
+
+
+def test_superbpe_paper_stage2_regex(trained):
+    """stage2_regex="paper": only right-to-left digit groups split, so superwords may also span
+    punctuation; the preset's regex is what the saved tokenizer.json runs."""
+    tj = json.loads((trained["superbpe-paper"].out / "tokenizer.json").read_text())
+
+    def regexes(node):
+        if isinstance(node, dict):
+            return [node["Regex"]] if "Regex" in node else [r for v in node.values() for r in regexes(v)]
+        return [r for v in node for r in regexes(v)] if isinstance(node, list) else []
+    assert r"(?=(\d{3})+(?!\d))" in regexes(tj["pre_tokenizer"])
+    v = trained["superbpe-paper"].vocab
+    made = [v.tokens[r] for _, _, r in v.merges]  # stage-1 tokens obey both rules anyway
+    assert all(b": " not in t and 1 + t[1:].count(b" ") <= 4 for t in made)
+    paper = tokkit.load(trained["superbpe-paper"].out)
+    assert sum(map(len, paper.encode_batch(heldout()))) < sum(map(len, tokkit.load(trained["bpe"].out)
+                                                               .encode_batch(heldout())))
 
 
 def test_domain_tokens(trained):

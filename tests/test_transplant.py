@@ -280,3 +280,22 @@ def test_real_fill_rows_records_and_shapes(smol, real_tokenizers):
     shared = al.shared[:100]
     w = model.get_input_embeddings().weight
     assert torch.equal(e_in[shared], w[torch.as_tensor(al.source[shared])])
+
+
+@pytest.mark.real
+def test_real_decomposition_block_of_the_omp_space(smol):
+    """OMP's optional decomposition block: old tokens get their centred rows, a new token the
+    mean of its pieces' centred rows (its FVT row), scaled to the requested mean norm."""
+    from tokkit.transplant.methods import _decomposition_block
+    from tokkit.vocab import TokenType
+
+    model, old = smol
+    e_in = model.get_input_embeddings().weight.detach().float()
+    normal = torch.as_tensor([i for i, t in enumerate(old.vocab.types) if t == TokenType.NORMAL])
+    tokens = [b" Lizenzgeber", b" the"]
+    z_old, z_new = _decomposition_block(e_in, normal, tokens, old, MethodOptions(decomposition_weight=2.0))
+    assert abs(float(z_old[normal].norm(dim=1).mean()) - 2.0) < 1e-4
+    ids = old.encode(" Lizenzgeber")
+    assert len(ids) > 1
+    assert torch.allclose(z_new[0], z_old[torch.as_tensor(ids)].mean(0), atol=1e-5)
+    assert torch.allclose(z_new[1], z_old[old.encode(" the")[0]], atol=1e-5)

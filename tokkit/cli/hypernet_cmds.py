@@ -15,8 +15,8 @@ def hypernet() -> None:
 @click.option("--corpus", "corpus", multiple=True, required=True,
               help="Training text: files (text, .gz, .zst, JSONL) or corpus:NAME[:LANG]; repeatable.")
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Output directory (resumes from it).")
-@click.option("--steps", type=int, default=300, show_default=True)
-@click.option("--batch", type=int, default=4, show_default=True)
+@click.option("--steps", type=int, default=200, show_default=True)
+@click.option("--batch", type=int, default=16, show_default=True)
 @click.option("--seq-len", type=int, default=128, show_default=True)
 @click.option("--lr", type=float, default=1e-4, show_default=True)
 @click.option("--hidden", type=int, default=256, show_default=True)

@@ -39,6 +39,7 @@ def _ints(value: str | None) -> list[int] | None:
 @click.option("--snapshots", help="Extra vocabulary sizes from the same run, comma-separated.")
 @click.option("--extend", type=click.Path(exists=True), help="Extend this tokenizer: keep its ids, learn more.")
 @click.option("--transition", type=int, help="SuperBPE: vocabulary size where stage 2 starts (default 80%).")
+@click.option("--stage2-regex", help="SuperBPE: stage-2 pretokenizer, 'current' (default), 'paper' or a regex.")
 @click.option("--terms", "terms_file", type=click.Path(dir_okay=False), help="Domain: a file of terms, one per line.")
 @click.option("--pad-pow2/--no-pad-pow2", default=None, help="Pad the vocabulary to a power of two.")
 @click.option("--tiktoken/--no-tiktoken", default=None, help="Also write tokenizer.tiktoken.")

@@ -10,17 +10,28 @@ from ..transplant.align import base_rows, decompose  # noqa: F401  (re-exported 
 
 
 def predict(net, rows, pieces: np.ndarray, lengths: np.ndarray, chunk: int = 8192):
-    """Hypernetwork predictions [N, width] for decomposed tokens (gradients flow when enabled)."""
+    """Hypernetwork predictions [N, width] for decomposed tokens (gradients flow when enabled).
+
+    Tokens are grouped by their number of pieces and each group runs on its own length, with no
+    padding: most tokens have 2-3 pieces, so this is 2-3x cheaper than padding every token to
+    ``max_pieces`` and gives the same result (padded keys are masked out anyway)."""
     import torch
 
     p = torch.as_tensor(pieces)
-    ln = torch.as_tensor(lengths)
-    mask = torch.arange(p.shape[1])[None, :] < ln.clamp(min=1)[:, None]
-    outs = []
-    for a in range(0, len(p), chunk):
-        x = rows[p[a:a + chunk]]
-        outs.append(net(x, mask[a:a + chunk]))
-    return torch.cat(outs) if outs else rows[:0]
+    ln = torch.as_tensor(lengths).clamp(min=1)
+    if len(p) == 0:
+        return rows[:0]
+    parts, order = [], []
+    for L in torch.unique(ln).tolist():
+        idx = torch.nonzero(ln == L).flatten()
+        for a in range(0, len(idx), chunk):
+            sel = idx[a:a + chunk]
+            x = rows[p[sel, :L]]
+            parts.append(net(x, torch.ones(x.shape[:2], dtype=torch.bool)))
+            order.append(sel)
+    inv = torch.empty(len(p), dtype=torch.long)
+    inv[torch.cat(order)] = torch.arange(len(p))
+    return torch.cat(parts)[inv]
 
 
 def lm_loss(model, table, ids, tied: bool, d_model: int):

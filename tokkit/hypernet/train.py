@@ -41,10 +41,10 @@ LOG = "train_log.jsonl"
 
 @dataclass
 class HyperTrainOptions:
-    steps: int = 300
-    batch: int = 4
+    steps: int = 200
+    batch: int = 16
     seq_len: int = 128
-    vocab_sizes: list[int] = field(default_factory=lambda: [4096, 8192])
+    vocab_sizes: list[int] = field(default_factory=lambda: [4096, 8192, 16384])
     noise: float = 1.0
     buffer_texts: int = 64  # texts the tokenizer of a step is sampled from
     lr: float = 1e-4
@@ -56,6 +56,8 @@ class HyperTrainOptions:
     heads: int = 4
     max_pieces: int = 8
     residual: str = "mean"
+    #: tokens that are one old token keep its row during training, as they do when applied
+    copy_shared: bool = True
     seed: int = 0
     checkpoint_every: int = 25
     eval_every: int = 50
@@ -103,14 +105,18 @@ def zett_rows(net, model, old: Tokenizer, new: Vocabulary, copy_shared: bool = T
     return table, record
 
 
-def _eval(model, net, rows, tied, d, old: Tokenizer, evals: dict[str, Tokenizer], texts: Sequence[str]) -> dict:
+def _eval(model, net, old: Tokenizer, evals: dict[str, Tokenizer], texts) -> dict:
+    """Bits per byte with each tokenizer's hypernetwork rows (tied head); ``texts`` is a list, or a
+    dict name -> list, which gives one value per tokenizer and name ("tokenizer/name")."""
     import torch
 
+    groups = texts if isinstance(texts, dict) else {"": texts}
     out = {}
     with torch.no_grad():
         for name, tok in evals.items():
             table, _ = zett_rows(net, model, old, tok.vocab)
-            out[name] = bits_per_byte(model, tok, texts, rows=table)["bits_per_byte"]
+            for g, ts in groups.items():
+                out[f"{name}/{g}" if g else name] = bits_per_byte(model, tok, ts, rows=table)["bits_per_byte"]
     return out
 
 
@@ -121,7 +127,8 @@ def train_hypernet(base: str | os.PathLike, texts: Sequence[str], out: str | os.
     """Train (or resume) a hypernetwork for the model at ``base`` on ``texts``; write ``out``.
 
     ``eval_tokenizers`` (name -> path): every ``eval_every`` steps, bits per byte of the base
-    model with that tokenizer and hypernetwork rows on ``eval_texts`` (the training curve).
+    model with that tokenizer and hypernetwork rows on ``eval_texts`` (a list of texts, or a dict
+    name -> texts for one value each): the training curve.
     Returns the final log record.
     """
     import torch
@@ -171,10 +178,10 @@ def _train(base, texts, out, opts, eval_tokenizers, eval_texts, resume, progress
     evals = {k: Tokenizer.from_file(v) for k, v in (eval_tokenizers or {}).items()}
     special_ids = {t.id for t in old.vocab.added}
     normal_old = np.array([i for i in range(rows.shape[0]) if i not in special_ids])
-    t_start = time.perf_counter() - (log[-1]["seconds"] if log else 0.0)
     if start == 0 and evals and eval_texts:
-        rec = {"step": 0, "seconds": 0.0, "eval_bpb": _eval(model, net, rows, tied, d, old, evals, eval_texts)}
+        rec = {"step": 0, "seconds": 0.0, "eval_bpb": _eval(model, net, old, evals, eval_texts)}
         log.append(rec)
+    t_start = time.perf_counter() - (log[-1]["seconds"] if log else 0.0)
     for step in range(start, opts.steps):
         rng = np.random.default_rng([opts.seed, step])
         net.train()
@@ -192,13 +199,26 @@ def _train(base, texts, out, opts, eval_tokenizers, eval_texts, resume, progress
                 continue
             ids = torch.as_tensor(np.array([e[: opts.seq_len] for e in enc], dtype=np.int64))
             pieces, lengths = decompose(tok.tokens, old, opts.max_pieces)
-            table = predict(net, rows, pieces, lengths)
-            lm = lm_loss(model, table, ids, tied, d)
             old_index = old.vocab.index()
-            single = [(i, old_index[b]) for i, b in enumerate(tok.tokens) if b in old_index]
-            si = torch.as_tensor([a for a, _ in single])
-            so = torch.as_tensor([b for _, b in single])
-            aux = torch.nn.functional.mse_loss(table[si], rows[so]) if single else lm * 0
+            single = np.array([old_index.get(b, -1) for b in tok.tokens])
+            is_single = single >= 0
+            if opts.copy_shared:
+                # as when the hypernetwork is applied (zett_rows): a token that is one old token
+                # keeps its old row; only the others are predicted (and trained through the LM loss)
+                multi = np.flatnonzero(~is_single)
+                table = rows[torch.as_tensor(np.where(is_single, single, 0))].clone()
+                table[torch.as_tensor(multi)] = predict(net, rows, pieces[multi], lengths[multi])
+                # the auxiliary loss keeps the correction of one-piece inputs near zero
+                sample = rng.choice(np.flatnonzero(is_single), size=min(1024, int(is_single.sum())), replace=False)
+                aux = (torch.nn.functional.mse_loss(predict(net, rows, pieces[sample], lengths[sample]),
+                                                    rows[torch.as_tensor(single[sample])])
+                       if len(sample) else table.sum() * 0)
+            else:
+                table = predict(net, rows, pieces, lengths)
+                si = torch.as_tensor(np.flatnonzero(is_single))
+                so = torch.as_tensor(single[is_single])
+                aux = torch.nn.functional.mse_loss(table[si], rows[so]) if len(si) else table.sum() * 0
+            lm = lm_loss(model, table, ids, tied, d)
             loss = lm + opts.aux_weight * aux
             rec = {"step": step + 1, "phase": "zett", "loss": float(loss.detach()), "lm_loss": float(lm.detach()),
                    "aux": float(aux.detach()),
@@ -211,7 +231,9 @@ def _train(base, texts, out, opts, eval_tokenizers, eval_texts, resume, progress
         last = step + 1 == opts.steps
         if evals and eval_texts and ((step + 1) % opts.eval_every == 0 or last):
             net.eval()
-            rec["eval_bpb"] = _eval(model, net, rows, tied, d, old, evals, eval_texts)
+            t_eval = time.perf_counter()
+            rec["eval_bpb"] = _eval(model, net, old, evals, eval_texts)
+            t_start += time.perf_counter() - t_eval  # "seconds" counts training time, not evaluations
         log.append(rec)
         if progress:
             progress(step + 1, opts.steps, rec)

@@ -29,7 +29,7 @@ from ..errors import TokkitError
 from ..vocab import Step, Vocabulary, read_vocab, write_vocab
 from . import domain
 from .bpe import assemble, learn_merges, new_merge_budget, snapshot, train_bpe
-from .options import TrainOptions, normalizer_steps, pretokenizer_steps
+from .options import SUPERBPE_STAGE2_PRESETS, TrainOptions, normalizer_steps, pretokenizer_steps
 from .superbpe import default_transition, stage2
 
 #: progress(task, done, total): task is "count" (bytes; total known) or "merge" (merges)
@@ -194,7 +194,7 @@ def train_vocab(opts: TrainOptions, sources: list[Source], progress: ProgressFn 
         max_chars = 3 if opts.vocab_size <= 8192 else 4
 
     if opts.algo == "superbpe":
-        st2 = pretokenizer_steps(opts, regex=opts.stage2_regex)
+        st2 = pretokenizer_steps(opts, regex=SUPERBPE_STAGE2_PRESETS.get(opts.stage2_regex, opts.stage2_regex))
         forbid = [f.encode("utf-8") for f in opts.forbid]
         if base is None:
             t = opts.transition or default_transition(opts.vocab_size)
