@@ -79,8 +79,9 @@ def main() -> None:
             print(f"step {step}/{total} ({rec['seconds']:.0f} s): loss {rec['loss']:.3f}", flush=True)
 
     train_hypernet(assets.smollm2_gguf(), texts, out,
-                   HyperTrainOptions(steps=args.steps, eval_every=args.eval_every, lr=args.lr, seed=args.seed, batch=args.batch,
-                                     vocab_sizes=[4096, 8192, 16384], checkpoint_every=args.eval_every),
+                   HyperTrainOptions(steps=args.steps, eval_every=args.eval_every, lr=args.lr, seed=args.seed,
+                                     batch=args.batch, vocab_sizes=[4096, 8192, 16384],
+                                     checkpoint_every=args.eval_every),
                    eval_tokenizers=evals, eval_texts=ev, progress=progress)
     log = [json.loads(x) for x in (out / "train_log.jsonl").read_text().splitlines()]
     curve = [(r["step"], r["seconds"], r["eval_bpb"]) for r in log if "eval_bpb" in r]

@@ -59,7 +59,7 @@ def test_stock_autotokenizer_loads_and_agrees(trained, algo):
     ours = [x.tolist() for x in tokkit.load(r.out).encode_batch(texts)]
     assert _hf_ids(r.out, texts) == ours
     m = json.loads((r.out / "manifest.json").read_text())
-    assert m["algo"] == algo and m["vocab"]["size"] == r.vocab.size
+    assert m["algo"] == algo.split("-")[0] and m["vocab"]["size"] == r.vocab.size
     assert m["corpus"][0]["input"] == "corpus:legal" and m["corpus"][0]["texts"] == 610
     for name, digest in m["files"].items():  # the manifest's hashes are those of the files
         import hashlib
@@ -126,7 +126,9 @@ def test_superbpe_paper_stage2_regex(trained):
     assert r"(?=(\d{3})+(?!\d))" in regexes(tj["pre_tokenizer"])
     v = trained["superbpe-paper"].vocab
     made = [v.tokens[r] for _, _, r in v.merges]  # stage-1 tokens obey both rules anyway
-    assert all(b": " not in t and 1 + t[1:].count(b" ") <= 4 for t in made)
+    # words: what lies between spaces (runs of spaces, e.g. indentation, are not words)
+    assert all(b": " not in t and len([w for w in t.split(b" ") if w]) <= 4 for t in made)
+    assert any(len([w for w in t.split(b" ") if w]) >= 2 for t in made)  # superwords exist
     paper = tokkit.load(trained["superbpe-paper"].out)
     assert sum(map(len, paper.encode_batch(heldout()))) < sum(map(len, tokkit.load(trained["bpe"].out)
                                                                .encode_batch(heldout())))

@@ -259,7 +259,11 @@ def test_real_leave_out_methods_beat_baselines(smol):
     from tokkit.transplant.evaluate import leave_out
 
     model, old = smol
-    r = leave_out(model, old, ["mean", "fvt", "omp", "hybrid"], n=200, opts=MethodOptions(head="tied"))
+    # OMP in MiniLM's space alone (shared anchors, no decomposition block): on SmolLM2's own
+    # tokens it rebuilds rows best; the decomposition block (the default) pulls it towards FVT,
+    # which is weak on this check (docs/benchmarks.md)
+    r = leave_out(model, old, ["mean", "fvt", "omp", "hybrid"], n=200,
+                  opts=MethodOptions(head="tied", decomposition_weight=0.0, anchors="shared"))
     assert r["hidden"] == 200
     assert abs(r["mean"]["centered_in"]) < 1e-3  # the mean row carries no token-specific direction
     for m in ("fvt", "omp", "hybrid"):
@@ -295,7 +299,7 @@ def test_real_decomposition_block_of_the_omp_space(smol):
     tokens = [b" Lizenzgeber", b" the"]
     z_old, z_new = _decomposition_block(e_in, normal, tokens, old, MethodOptions(decomposition_weight=2.0))
     assert abs(float(z_old[normal].norm(dim=1).mean()) - 2.0) < 1e-4
-    ids = old.encode(" Lizenzgeber")
+    ids = torch.as_tensor(np.asarray(old.encode(" Lizenzgeber"), dtype=np.int64))
     assert len(ids) > 1
-    assert torch.allclose(z_new[0], z_old[torch.as_tensor(ids)].mean(0), atol=1e-5)
-    assert torch.allclose(z_new[1], z_old[old.encode(" the")[0]], atol=1e-5)
+    assert torch.allclose(z_new[0], z_old[ids].mean(0), atol=1e-5)
+    assert torch.allclose(z_new[1], z_old[int(old.encode(" the")[0])], atol=1e-5)

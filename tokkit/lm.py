@@ -93,7 +93,7 @@ def bits_per_byte(model, tok: Tokenizer, texts: Sequence[str], max_len: int = 10
     with torch.no_grad():
         for t in texts:
             ids = [int(x) for x in tok.encode(t)]
-            seq = torch.as_tensor([pid] + ids)
+            seq = torch.as_tensor([pid] + ids, device=e_in.device)
             n_bytes += len(t.encode("utf-8"))
             n_tokens += len(ids)
             for a in range(0, len(seq) - 1, max_len):
@@ -104,5 +104,5 @@ def bits_per_byte(model, tok: Tokenizer, texts: Sequence[str], max_len: int = 10
                     cap = model.config.final_logit_softcapping
                     logits = torch.tanh(logits / cap) * cap
                 logp = F.log_softmax(logits, dim=-1)
-                bits += float(-logp[torch.arange(len(window) - 1), window[1:]].sum()) / math.log(2)
+                bits += float(-logp[torch.arange(len(window) - 1, device=seq.device), window[1:]].sum()) / math.log(2)
     return {"bits_per_byte": bits / max(n_bytes, 1), "bytes": n_bytes, "tokens": n_tokens, "bits": bits}

@@ -29,7 +29,8 @@ from ..transplant.methods import HEADS, METHODS
 @click.option("--pad-to-multiple", type=int, help="Pad the embedding matrices to a multiple of this.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--force", is_flag=True, help="Write into an existing non-empty directory.")
-def transplant(model, tokenizer, method, out, k, donor, donor_corpus, omp_anchors, decomposition_weight, head, hypernet, pad_to_multiple, seed, force):
+def transplant(model, tokenizer, method, out, k, donor, donor_corpus, omp_anchors, decomposition_weight, head,
+               hypernet, pad_to_multiple, seed, force):
     """Give MODEL (an HF model directory or a GGUF file) the tokenizer TOKENIZER (any format tokkit
     reads); write a stock HF checkpoint to --out, with transplant_record.json."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn

@@ -17,8 +17,8 @@ def predict(net, rows, pieces: np.ndarray, lengths: np.ndarray, chunk: int = 819
     ``max_pieces`` and gives the same result (padded keys are masked out anyway)."""
     import torch
 
-    p = torch.as_tensor(pieces)
-    ln = torch.as_tensor(lengths).clamp(min=1)
+    p = torch.as_tensor(pieces, device=rows.device)
+    ln = torch.as_tensor(lengths, device=rows.device).clamp(min=1)
     if len(p) == 0:
         return rows[:0]
     parts, order = [], []
@@ -27,10 +27,10 @@ def predict(net, rows, pieces: np.ndarray, lengths: np.ndarray, chunk: int = 819
         for a in range(0, len(idx), chunk):
             sel = idx[a:a + chunk]
             x = rows[p[sel, :L]]
-            parts.append(net(x, torch.ones(x.shape[:2], dtype=torch.bool)))
+            parts.append(net(x, torch.ones(x.shape[:2], dtype=torch.bool, device=x.device)))
             order.append(sel)
-    inv = torch.empty(len(p), dtype=torch.long)
-    inv[torch.cat(order)] = torch.arange(len(p))
+    inv = torch.empty(len(p), dtype=torch.long, device=p.device)
+    inv[torch.cat(order)] = torch.arange(len(p), device=p.device)
     return torch.cat(parts)[inv]
 
 

@@ -100,7 +100,7 @@ def save_hypernet(net, out: str | os.PathLike, extra: dict | None = None) -> Pat
     out.mkdir(parents=True, exist_ok=True)
     write_json_atomic(out / CONFIG, {**dataclasses.asdict(net.cfg), **({"training": extra} if extra else {})})
     with atomic_path(out / WEIGHTS) as tmp:
-        save_file({k: v.contiguous() for k, v in net.state_dict().items()}, str(tmp))
+        save_file({k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()}, str(tmp))
     return out
 
 

@@ -63,6 +63,7 @@ class HyperTrainOptions:
     eval_every: int = 50
     chunk_chars: int = 2000
     threads: int | None = None
+    device: str | None = None  # None: "cuda" when torch sees a GPU, else "cpu"
 
 
 def load_base(path: str | os.PathLike):
@@ -148,6 +149,8 @@ def _train(base, texts, out, opts, eval_tokenizers, eval_texts, resume, progress
 
     out = Path(out)
     model, old = load_base(base)
+    dev = torch.device(opts.device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    model.to(dev)
     model.eval()
     for p in model.parameters():
         p.requires_grad_(False)
@@ -161,13 +164,13 @@ def _train(base, texts, out, opts, eval_tokenizers, eval_texts, resume, progress
     cfg = HyperNetConfig(d_model=d, tied=tied, base_fingerprint=fp, base_name=str(base), hidden=opts.hidden,
                          layers=opts.layers, heads=opts.heads, max_pieces=opts.max_pieces, residual=opts.residual)
     torch.manual_seed(opts.seed)
-    net = build(cfg)
+    net = build(cfg).to(dev)
     optim = torch.optim.AdamW(net.parameters(), lr=opts.lr, weight_decay=0.0)
     start, log = 0, []
     ck = out / CHECKPOINT
     if resume and ck.exists():
-        state = torch.load(ck, weights_only=False)
-        volatile = {"steps", "eval_every", "checkpoint_every", "threads"}  # may change on resume
+        state = torch.load(ck, weights_only=False, map_location=dev)
+        volatile = {"steps", "eval_every", "checkpoint_every", "threads", "device"}  # may change on resume
         same = {k: v for k, v in asdict(opts).items() if k not in volatile}
         if state["config"] != asdict(cfg) or {k: v for k, v in state["options"].items() if k not in volatile} != same:
             raise TokkitError(f"{ck}: a checkpoint of another run (other base model or options); "
@@ -186,8 +189,8 @@ def _train(base, texts, out, opts, eval_tokenizers, eval_texts, resume, progress
         rng = np.random.default_rng([opts.seed, step])
         net.train()
         if step < opts.warmup_steps:
-            ids = torch.as_tensor(rng.choice(normal_old, size=2048, replace=False))
-            pred = net(rows[ids][:, None, :], torch.ones(len(ids), 1, dtype=torch.bool))
+            ids = torch.as_tensor(rng.choice(normal_old, size=2048, replace=False), device=dev)
+            pred = net(rows[ids][:, None, :], torch.ones(len(ids), 1, dtype=torch.bool, device=dev))
             loss = torch.nn.functional.mse_loss(pred, rows[ids])
             rec = {"step": step + 1, "phase": "warmup", "loss": float(loss.detach())}
         else:
@@ -197,7 +200,7 @@ def _train(base, texts, out, opts, eval_tokenizers, eval_texts, resume, progress
             enc = [e for e in tok.encode_batch(buf[: opts.batch * 2]) if len(e) >= opts.seq_len][: opts.batch]
             if not enc:
                 continue
-            ids = torch.as_tensor(np.array([e[: opts.seq_len] for e in enc], dtype=np.int64))
+            ids = torch.as_tensor(np.array([e[: opts.seq_len] for e in enc], dtype=np.int64), device=dev)
             pieces, lengths = decompose(tok.tokens, old, opts.max_pieces)
             old_index = old.vocab.index()
             single = np.array([old_index.get(b, -1) for b in tok.tokens])
@@ -206,17 +209,17 @@ def _train(base, texts, out, opts, eval_tokenizers, eval_texts, resume, progress
                 # as when the hypernetwork is applied (zett_rows): a token that is one old token
                 # keeps its old row; only the others are predicted (and trained through the LM loss)
                 multi = np.flatnonzero(~is_single)
-                table = rows[torch.as_tensor(np.where(is_single, single, 0))].clone()
-                table[torch.as_tensor(multi)] = predict(net, rows, pieces[multi], lengths[multi])
+                table = rows[torch.as_tensor(np.where(is_single, single, 0), device=dev)].clone()
+                table[torch.as_tensor(multi, device=dev)] = predict(net, rows, pieces[multi], lengths[multi])
                 # the auxiliary loss keeps the correction of one-piece inputs near zero
                 sample = rng.choice(np.flatnonzero(is_single), size=min(1024, int(is_single.sum())), replace=False)
                 aux = (torch.nn.functional.mse_loss(predict(net, rows, pieces[sample], lengths[sample]),
-                                                    rows[torch.as_tensor(single[sample])])
+                                                    rows[torch.as_tensor(single[sample], device=dev)])
                        if len(sample) else table.sum() * 0)
             else:
                 table = predict(net, rows, pieces, lengths)
-                si = torch.as_tensor(np.flatnonzero(is_single))
-                so = torch.as_tensor(single[is_single])
+                si = torch.as_tensor(np.flatnonzero(is_single), device=dev)
+                so = torch.as_tensor(single[is_single], device=dev)
                 aux = torch.nn.functional.mse_loss(table[si], rows[so]) if len(si) else table.sum() * 0
             lm = lm_loss(model, table, ids, tied, d)
             loss = lm + opts.aux_weight * aux
@@ -261,7 +264,7 @@ def _checkpoint(path: Path, net, optim, step: int, log: list, cfg: HyperNetConfi
 def apply_hypernet(hypernet_dir: str | os.PathLike, model, old: Tokenizer, new: Vocabulary, copy_shared: bool = True):
     """Rows for ``new`` from a saved hypernetwork; refuses one trained for another base model."""
     rows, _ = base_rows(model)
-    net = load_hypernet(hypernet_dir, base_fingerprint=fingerprint([rows]))
+    net = load_hypernet(hypernet_dir, base_fingerprint=fingerprint([rows])).to(rows.device)
     net.eval()
     return zett_rows(net, model, old, new, copy_shared=copy_shared)
 
