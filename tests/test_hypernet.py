@@ -123,7 +123,31 @@ def test_real_training_is_reproducible_resumes_exactly_and_applies(tmp_path, smo
     assert table.shape == (gpt2.vocab.size, 576) and torch.isfinite(table).all()
     assert record.count("copied") > 30000 and record.count("predicted") > 5000
     assert record[gpt2.vocab.eos_id] == "special"
-    # a hypernetwork of another base model is refused
+    # the command: a stock checkpoint whose missing rows come from the hypernetwork
+    import json
+    import shutil
+
+    from click.testing import CliRunner
+    from transformers import AutoModelForCausalLM
+
+    from tokkit.cli import cli
+
+    gpt2_path = assets.pretrained_tokenizers()["gpt2"]
+    r = CliRunner().invoke(cli, ["transplant", str(gguf), gpt2_path, "--method", "zett", "--hypernet",
+                                 str(tmp_path / "a"), "--out", str(tmp_path / "zt")])
+    assert r.exit_code == 0, r.output
+    summary = json.loads((tmp_path / "zt" / "transplant_record.json").read_text())["summary"]
+    assert summary["rows"]["zett"] > 13000 and summary["tied"]
+    assert AutoModelForCausalLM.from_pretrained(tmp_path / "zt").config.vocab_size == 50257
+    # a hypernetwork of another base model is refused: by the command (one line, exit 2,
+    # nothing written) and by the API
+    shutil.copytree(tmp_path / "a", tmp_path / "other")
+    cfg = json.loads((tmp_path / "other" / "config.json").read_text())
+    cfg["base_fingerprint"] = "0" * 64
+    (tmp_path / "other" / "config.json").write_text(json.dumps(cfg))
+    r = CliRunner().invoke(cli, ["transplant", str(gguf), gpt2_path, "--method", "zett", "--hypernet",
+                                 str(tmp_path / "other"), "--out", str(tmp_path / "zt2")])
+    assert r.exit_code == 2 and "another base model" in r.output and not (tmp_path / "zt2").exists(), r.output
     model.get_input_embeddings().weight.data[0] += 1
     with pytest.raises(TokkitError, match="another base model"):
         apply_hypernet(tmp_path / "a", model, old, gpt2.vocab)
