@@ -96,11 +96,12 @@ def zett_rows(net, model, old: Tokenizer, new: Vocabulary, copy_shared: bool = T
         pieces, lengths = decompose(new.tokens, old, net.cfg.max_pieces)
         table = predict(net, rows, pieces, lengths).clone()
     record = ["predicted"] * new.size
+    added = {t.id for t in new.added}
     for i, b in enumerate(new.tokens):
         if i in specials:
             table[i] = rows[specials[i]]
             record[i] = "special"
-        elif copy_shared and b in old_index and i not in {t.id for t in new.added}:
+        elif copy_shared and b in old_index and i not in added:
             table[i] = rows[old_index[b]]
             record[i] = "copied"
     return table, record
@@ -181,6 +182,7 @@ def _train(base, texts, out, opts, eval_tokenizers, eval_texts, resume, progress
     evals = {k: Tokenizer.from_file(v) for k, v in (eval_tokenizers or {}).items()}
     special_ids = {t.id for t in old.vocab.added}
     normal_old = np.array([i for i in range(rows.shape[0]) if i not in special_ids])
+    old_index = old.vocab.index()
     if start == 0 and evals and eval_texts:
         rec = {"step": 0, "seconds": 0.0, "eval_bpb": _eval(model, net, old, evals, eval_texts)}
         log.append(rec)
@@ -202,7 +204,6 @@ def _train(base, texts, out, opts, eval_tokenizers, eval_texts, resume, progress
                 continue
             ids = torch.as_tensor(np.array([e[: opts.seq_len] for e in enc], dtype=np.int64), device=dev)
             pieces, lengths = decompose(tok.tokens, old, opts.max_pieces)
-            old_index = old.vocab.index()
             single = np.array([old_index.get(b, -1) for b in tok.tokens])
             is_single = single >= 0
             if opts.copy_shared:

@@ -65,10 +65,11 @@ class MethodOptions:
     k: int | None = None
     donor: str = "aux"  # OMP donor space: "aux", "corpus" or the path of a donor model
     donor_texts: Sequence[str] = field(default_factory=list)  # for donor="corpus"
-    #: OMP in the aux/corpus spaces: weight of the decomposition block appended to the donor
-    #: space (the base model's own rows, centred: an anchor's row; a new token's FVT row), 0 = off.
-    #: 1 (equal weight with the unit-norm aux vectors) by default: on the tokkit 32k BPE it took
-    #: German from 3.02 to 2.74 bits per byte and English from 1.143 to 1.126 (docs/transplant.md)
+    #: OMP in the aux space: weight of the decomposition block appended to the donor space (the
+    #: base model's own rows, centred: an anchor's row; a new token's FVT row), 0 = off.
+    #: 1 (equal weight with the unit-norm aux vectors) by default: on the tokkit 32k BPE, with
+    #: old-token anchors, it took German from 3.02 to 2.74 bits per byte and English from 1.143
+    #: to 1.113 (docs/transplant.md)
     decomposition_weight: float = 1.0
     #: OMP atoms in the aux space: "shared" (tokens in both vocabularies, as with a donor model)
     #: or "old" (every normal old token: each has an aux vector and a row in the base model)
