@@ -26,10 +26,10 @@ def counts(legal):
     return count_texts(legal, spec.byte_level_preset("llama3"))
 
 
-def hf_train(texts, vocab_size):
+def hf_train(texts, vocab_size, pattern=spec.LLAMA3_PATTERN):
     hf = Tokenizer(models.BPE())
     hf.pre_tokenizer = pre_tokenizers.Sequence([
-        pre_tokenizers.Split(pattern=tokenizers.Regex(spec.LLAMA3_PATTERN), behavior="isolated"),
+        pre_tokenizers.Split(pattern=tokenizers.Regex(pattern), behavior="isolated"),
         pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)])
     tr = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=["<|endoftext|>"], show_progress=False,
                              initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
@@ -43,6 +43,22 @@ def test_same_merges_and_ids_as_hf_bpe_trainer(legal, counts):
     ours = [[_native.bytelevel_encode(v.tokens[a]), _native.bytelevel_encode(v.tokens[b])] for a, b, _ in v.merges]
     assert ours == [m if isinstance(m, list) else m.split(" ") for m in hf["merges"]]
     assert {(_native.bytelevel_encode(t) if i else t.decode()): i for i, t in enumerate(v.tokens)} == hf["vocab"]
+
+
+def test_long_pretokens_same_merges_as_hf(legal):
+    # SuperBPE's paper stage-2 split leaves whole documents as pretokens (thousands of bytes):
+    # the occurrence-indexed merge loop and the cut-and-cache replay must give HF's merges there
+    paper = r"(?=(\d{3})+(?!\d))"
+    texts = legal[:150]
+    weak = count_texts(texts, [spec.split(paper), spec.byte_level(False, False, False)])
+    assert max(map(len, weak.pieces)) > 2000
+    hf = hf_train(texts, 2500, pattern=paper)
+    v = train_bpe(weak, 2500)
+    ours = [[_native.bytelevel_encode(v.tokens[a]), _native.bytelevel_encode(v.tokens[b])] for a, b, _ in v.merges]
+    assert ours == [m if isinstance(m, list) else m.split(" ") for m in hf["merges"]]
+    # replaying the first 1,000 merges over the long pretokens, then learning on, is the same
+    replay = [(v.tokens[a], v.tokens[b]) for a, b, _ in v.merges[:1000]]
+    assert train_bpe(weak, 2500, replay=replay).merges == v.merges
 
 
 def test_snapshots_are_prefixes(counts):

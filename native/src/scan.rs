@@ -48,6 +48,11 @@ struct Classes {
     ascii: [u8; 128], // bit 1 letter, 2 number, 4 space
 }
 
+/// The code point ranges of a Unicode class, as the regex engine reads it.
+pub fn class_ranges(pattern: &str) -> Vec<(u32, u32)> {
+    ranges(pattern)
+}
+
 fn ranges(pattern: &str) -> Vec<(u32, u32)> {
     let hir = regex_syntax::Parser::new().parse(pattern).expect("a Unicode class");
     match hir.kind() {
@@ -70,7 +75,7 @@ fn classes() -> &'static Classes {
 }
 
 #[inline]
-fn in_ranges(rs: &[(u32, u32)], c: u32) -> bool {
+pub(crate) fn in_ranges(rs: &[(u32, u32)], c: u32) -> bool {
     rs.binary_search_by(|&(a, e)| {
         if e < c {
             std::cmp::Ordering::Less

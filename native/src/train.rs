@@ -1,6 +1,6 @@
 //! BPE training over a pretoken count table: heap of pair counts (lazy: a popped entry whose
-//! count is stale is pushed back with the current count), incremental updates of only the words
-//! that contain the merged pair, 64-bit counts.
+//! count is stale is pushed back with the current count), incremental updates at only the
+//! occurrences of the merged pair (see the learning loop), 64-bit counts.
 //!
 //! Determinism: the most frequent pair wins; ties go to the smallest (left id, right id), with
 //! ids numbered as Hugging Face's BpeTrainer numbers them (the 256 bytes ordered by the code
@@ -10,7 +10,7 @@
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
-use rustc_hash::{FxHashMap, FxHashSet};
+use rustc_hash::FxHashMap;
 
 pub struct TrainConfig {
     /// number of merges to learn (after the replayed ones)
@@ -29,6 +29,49 @@ pub struct TrainConfig {
 pub struct TrainResult {
     /// (left bytes, right bytes, count when merged), replayed merges first
     pub merges: Vec<(Vec<u8>, Vec<u8>, u64)>,
+}
+
+/// a pair's total count and where it may occur: a range of the sorted initial positions plus
+/// positions added by merges (stale entries and repeats allowed: checked when it is merged)
+#[derive(Clone, Copy)]
+struct Pair {
+    count: i64,
+    first: (usize, usize),
+    /// newest entry of its chain of added positions in the arena (NIL: none)
+    more: usize,
+}
+
+const NIL: usize = usize::MAX;
+
+/// Positions added to pairs by merges, as singly linked chains in one arena (position, next):
+/// no allocation per pair, and nothing to free pair by pair at the end.
+struct Chains {
+    arena: Vec<(usize, usize)>,
+}
+
+impl Chains {
+    /// put `pos` in front of the chain starting at `head` (NIL: a new chain); returns the new head
+    fn push(&mut self, head: usize, pos: usize) -> usize {
+        self.arena.push((pos, head));
+        self.arena.len() - 1
+    }
+    fn collect(&self, mut head: usize, out: &mut Vec<usize>) {
+        while head != NIL {
+            out.push(self.arena[head].0);
+            head = self.arena[head].1;
+        }
+    }
+}
+
+#[derive(Clone, Copy)]
+struct Node {
+    /// the symbol (u32::MAX: merged into the symbol before it)
+    sym: u32,
+    /// distance to the next / previous live symbol of the same word (0: none)
+    nxt: u32,
+    prv: u32,
+    /// the word's count
+    cnt: u32,
 }
 
 struct Word {
@@ -140,63 +183,6 @@ pub fn train_with_progress(pieces: &[Vec<u8>], counts: &[u64], replay: &[(Vec<u8
         .map(|(p, &c)| Word { syms: p.iter().map(|&b| id_of[b as usize]).collect(), count: c })
         .collect();
 
-    // merge every occurrence of `pair` into `new_id`; returns pairs whose count went up
-    let apply = |pair: (u32, u32), new_id: u32, words: &mut Vec<Word>,
-                 pair_count: &mut FxHashMap<(u32, u32), i64>,
-                 where_: &mut FxHashMap<(u32, u32), Vec<u32>>| -> Vec<(u32, u32)> {
-        let mut grown = Vec::new();
-        let Some(mut ws) = where_.remove(&pair) else { return grown };
-        ws.sort_unstable();
-        ws.dedup();
-        for wi in ws {
-            let wi = wi as usize;
-            let w = &mut words[wi];
-            let c = w.count as i64;
-            let mut i = 0;
-            let mut out: Vec<u32> = Vec::with_capacity(w.syms.len());
-            let s = &w.syms;
-            let mut changed = false;
-            while i < s.len() {
-                if i + 1 < s.len() && s[i] == pair.0 && s[i + 1] == pair.1 {
-                    if let Some(&prev) = out.last() {
-                        *pair_count.entry((prev, pair.0)).or_insert(0) -= c;
-                        *pair_count.entry((prev, new_id)).or_insert(0) += c;
-                        grown.push((prev, new_id));
-                    }
-                    if i + 2 < s.len() {
-                        let next = s[i + 2];
-                        // the next pair is (b, next) unless it is itself merged right away
-                        *pair_count.entry((pair.1, next)).or_insert(0) -= c;
-                        *pair_count.entry((new_id, next)).or_insert(0) += c;
-                        grown.push((new_id, next));
-                    }
-                    *pair_count.entry(pair).or_insert(0) -= c;
-                    out.push(new_id);
-                    i += 2;
-                    changed = true;
-                } else {
-                    out.push(s[i]);
-                    i += 1;
-                }
-            }
-            if changed {
-                // back-to-back occurrences net out: (b, a) -> (new, a) on the first, then
-                // (new, a) -> (new, new) on the second. Register the word under its new pairs
-                // (stale memberships are harmless: merging finds nothing there).
-                w.syms = out;
-                for p in w.syms.windows(2) {
-                    if p[0] == new_id || p[1] == new_id {  // only pairs with the new token are new here
-                        let list = where_.entry((p[0], p[1])).or_default();
-                        if list.last() != Some(&(wi as u32)) {
-                            list.push(wi as u32);
-                        }
-                    }
-                }
-            }
-        }
-        grown
-    };
-
     // replay: the given merges in order (their results get ids in order). Rather than applying
     // them one at a time over every word (costly on SuperBPE's stage-2 pretokens, which are whole
     // lines), each word is encoded once with them by rank, in parallel; a pair whose rank is
@@ -228,10 +214,29 @@ pub fn train_with_progress(pieces: &[Vec<u8>], counts: &[u64], replay: &[(Vec<u8
             }
         }
         type Cache = FxHashMap<Vec<u32>, (Vec<u32>, Vec<u32>)>;
-        let applied: Vec<FxHashMap<u32, u64>> = words
-            .par_chunks_mut(4096)
-            .map_init(Cache::default, |cache, chunk| {
-                let mut n: FxHashMap<u32, u64> = FxHashMap::default();
+        let m = replayed.len();
+        // one part per thread, of about equal size, each with its own cache (rayon's map_init
+        // would start a cold cache for every job it splits off)
+        let nt = rayon::current_num_threads().max(1);
+        let target = words.iter().map(|w| w.syms.len()).sum::<usize>() / nt + 1;
+        let mut parts: Vec<&mut [Word]> = Vec::with_capacity(nt);
+        let mut rest: &mut [Word] = &mut words;
+        while parts.len() + 1 < nt && !rest.is_empty() {
+            let mut size = 0;
+            let k = rest.iter().position(|w| {
+                size += w.syms.len();
+                size >= target
+            });
+            let (a, b) = std::mem::take(&mut rest).split_at_mut(k.map_or(0, |k| k + 1));
+            parts.push(a);
+            rest = b;
+        }
+        parts.push(rest);
+        let times: Vec<u64> = parts
+            .into_par_iter()
+            .map(|chunk| {
+                let mut cache = Cache::default();
+                let mut n = vec![0u64; m]; // times each replayed merge was applied
                 for w in chunk.iter_mut() {
                     let mut out: Vec<u32> = Vec::with_capacity(w.syms.len());
                     let mut start = 0;
@@ -244,15 +249,20 @@ pub fn train_with_progress(pieces: &[Vec<u8>], counts: &[u64], replay: &[(Vec<u8
                         if piece.len() == 1 {
                             out.push(piece[0]);
                         } else {
-                            let (syms, ranks) = cache.entry(piece.to_vec()).or_insert_with(|| {
+                            let mut emit = |syms: &[u32], ranks: &[u32]| {
+                                out.extend_from_slice(syms);
+                                for &r in ranks {
+                                    n[r as usize] += w.count;
+                                }
+                            };
+                            if let Some((syms, ranks)) = cache.get(piece) {
+                                emit(syms, ranks);
+                            } else {
                                 let mut syms = piece.to_vec();
                                 let mut ranks = Vec::new();
                                 replay_word(&mut syms, &rank_of, |r| ranks.push(r));
-                                (syms, ranks)
-                            });
-                            out.extend_from_slice(syms);
-                            for &r in ranks.iter() {
-                                *n.entry(r).or_insert(0) += w.count;
+                                emit(&syms, &ranks);
+                                cache.insert(piece.to_vec(), (syms, ranks));
                             }
                         }
                         start = i;
@@ -261,39 +271,72 @@ pub fn train_with_progress(pieces: &[Vec<u8>], counts: &[u64], replay: &[(Vec<u8
                 }
                 n
             })
-            .collect();
-        let mut times = vec![0u64; replayed.len()];
-        for m in applied {
-            for (r, c) in m {
-                times[r as usize] += c;
-            }
-        }
+            .reduce(|| vec![0u64; m], |mut x, y| {
+                x.iter_mut().zip(y).for_each(|(a, b)| *a += b);
+                x
+            });
         for (i, (_, a, b)) in replayed.into_iter().enumerate() {
             merges.push((a, b, times[i]));
         }
     }
-    // pair -> total count; pair -> words containing it (a plain list of u32 word indices, which
-    // may hold repeats and stale entries: de-duplicated when the pair is merged; far smaller
-    // than a hash set per pair)
-    let mut pair_count: FxHashMap<(u32, u32), i64> = FxHashMap::default();
-    let mut where_: FxHashMap<(u32, u32), Vec<u32>> = FxHashMap::default();
-    for (wi, w) in words.iter().enumerate() {
-        for p in w.syms.windows(2) {
-            let pair = (p[0], p[1]);
-            *pair_count.entry(pair).or_insert(0) += w.count as i64;
-            let list = where_.entry(pair).or_default();
-            if list.last() != Some(&(wi as u32)) {
-                list.push(wi as u32);
+    // The learning loop works on occurrences, not words: every word's symbols sit in one flat
+    // array with links to the next and previous live symbol of the same word (as distances, 0 at
+    // a word's end), and each pair keeps the positions where it may occur. A merge visits only
+    // its own occurrences, so its cost does not grow with the length of the words it touches
+    // (SuperBPE's stage-2 pretokens are whole paragraphs, up to tens of kilobytes; rescanning
+    // each such word at every merge made stage 2 several times slower than stage 1).
+    let total: usize = words.iter().map(|w| w.syms.len()).sum();
+    // one 16-byte node per symbol, so that a merge's reads and writes around one occurrence
+    // share a cache line; a word counted more than u32::MAX times is stored as several copies
+    // whose counts add up to it (pair counts are sums over words: the result is the same)
+    let mut node: Vec<Node> = Vec::with_capacity(total);
+    for w in &words {
+        let n = w.syms.len();
+        let mut left = w.count;
+        while left > 0 {
+            let c = left.min(u32::MAX as u64);
+            left -= c;
+            for (i, &s) in w.syms.iter().enumerate() {
+                node.push(Node { sym: s, nxt: u32::from(i + 1 < n), prv: u32::from(i > 0), cnt: c as u32 });
             }
         }
     }
+    let total = node.len();
+    drop(words);
+    // pair -> total count; pair -> positions of its left symbol (may hold stale entries and
+    // repeats: checked and de-duplicated when the pair is merged)
+    // (built by sorting (pair, position) keys in parallel: one hash insert per distinct pair
+    // rather than one per position)
+    use rayon::prelude::*;
+    let mut keys: Vec<(u64, usize)> = (0..total)
+        .into_par_iter()
+        .filter(|&p| node[p].nxt != 0)
+        .map(|p| (((node[p].sym as u64) << 32) | node[p + 1].sym as u64, p))
+        .collect();
+    keys.par_sort_unstable();
+    let mut info: FxHashMap<(u32, u32), Pair> = FxHashMap::default();
+    info.reserve(keys.chunk_by(|x, y| x.0 == y.0).count());
+    let mut start = 0;
+    for group in keys.chunk_by(|x, y| x.0 == y.0) {
+        let pair = ((group[0].0 >> 32) as u32, group[0].0 as u32);
+        let count = group.iter().map(|&(_, p)| node[p].cnt as i64).sum();
+        info.insert(pair, Pair { count, first: (start, start + group.len()), more: NIL });
+        start += group.len();
+    }
 
     let mut heap: BinaryHeap<(i64, Reverse<(u32, u32)>)> =
-        pair_count.iter().filter(|(_, &c)| c > 0).map(|(&p, &c)| (c, Reverse(p))).collect();
+        info.iter().filter(|(_, i)| i.count > 0).map(|(&p, i)| (i.count, Reverse(p))).collect();
     let mut learned = 0;
+    // one merge's changes to other pairs (count delta, new positions), applied to `info` once
+    // per distinct pair at the end of the merge: the neighbours repeat, so this keeps the
+    // per-occurrence work in a small, cache-resident map
+    // (count delta, head and tail of the chain of new positions)
+    let mut delta: FxHashMap<(u32, u32), (i64, usize, usize)> = FxHashMap::default();
+    let mut chains = Chains { arena: Vec::new() };
+    let mut at: Vec<usize> = Vec::new();
     while learned < cfg.merges {
         let Some((c, Reverse(pair))) = heap.pop() else { break };
-        let cur = pair_count.get(&pair).copied().unwrap_or(0);
+        let cur = info.get(&pair).map_or(0, |i| i.count);
         if cur != c {
             if cur > 0 {
                 heap.push((cur, Reverse(pair)));
@@ -325,14 +368,70 @@ pub fn train_with_progress(pieces: &[Vec<u8>], counts: &[u64], replay: &[(Vec<u8
         if learned % 256 == 0 {
             progress(learned);
         }
-        let grown = apply(pair, new_id, &mut words, &mut pair_count, &mut where_);
-        let mut seen = FxHashSet::default();
-        for p in grown {
-            if seen.insert(p) {
-                let c = pair_count.get(&p).copied().unwrap_or(0);
-                if c > 0 {
-                    heap.push((c, Reverse(p)));
+        // merge every live occurrence, left to right within each word (positions ascending),
+        // which is how sequential application treats overlapping runs such as "aaa"
+        let (a, b) = pair;
+        let Some(me) = info.remove(&pair) else { continue };
+        at.clear();
+        at.extend(keys[me.first.0..me.first.1].iter().map(|k| k.1));
+        chains.collect(me.more, &mut at);
+        at.sort_unstable();
+        at.dedup();
+        let mut merged = 0i64;
+        for &p in &at {
+            if node[p].sym != a || node[p].nxt == 0 {
+                continue; // stale
+            }
+            let q = p + node[p].nxt as usize;
+            if node[q].sym != b {
+                continue;
+            }
+            let c = node[p].cnt as i64;
+            if node[p].prv != 0 {
+                let x = p - node[p].prv as usize;
+                delta.entry((node[x].sym, a)).or_insert((0, NIL, NIL)).0 -= c;
+                let d = delta.entry((node[x].sym, new_id)).or_insert((0, NIL, NIL));
+                d.0 += c;
+                let head = chains.push(d.1, x);
+                if d.1 == NIL {
+                    d.2 = head; // the chain's tail
                 }
+                d.1 = head;
+            }
+            if node[q].nxt != 0 {
+                let y = q + node[q].nxt as usize;
+                delta.entry((b, node[y].sym)).or_insert((0, NIL, NIL)).0 -= c;
+                let d = delta.entry((new_id, node[y].sym)).or_insert((0, NIL, NIL));
+                d.0 += c;
+                let head = chains.push(d.1, p);
+                if d.1 == NIL {
+                    d.2 = head; // the chain's tail
+                }
+                d.1 = head;
+                node[p].nxt += node[q].nxt;
+                node[y].prv = (y - p) as u32;
+            } else {
+                node[p].nxt = 0;
+            }
+            merged += c;
+            node[p].sym = new_id;
+            node[q].sym = u32::MAX;
+        }
+        // the merged pair may come back (an overlapping run: "aaa" -> (a, a) counted as a
+        // neighbour of itself); what is left of it stays in the table
+        let left = me.count - merged + delta.remove(&pair).map_or(0, |d| d.0);
+        if left != 0 {
+            info.insert(pair, Pair { count: left, first: (0, 0), more: NIL });
+        }
+        for (p, (d, head, tail)) in delta.drain() {
+            let e = info.entry(p).or_insert(Pair { count: 0, first: (0, 0), more: NIL });
+            e.count += d;
+            if head != NIL {
+                chains.arena[tail].1 = e.more; // the new chain goes in front of the old one
+                e.more = head;
+            }
+            if d > 0 && e.count > 0 {
+                heap.push((e.count, Reverse(p)));
             }
         }
     }
@@ -364,6 +463,24 @@ mod tests {
         let r = train(&[b"aaaa".to_vec()], &[1], &[], &cfg(2));
         assert_eq!(r.merges[0].2, 3);
         assert_eq!((r.merges[1].0.as_slice(), r.merges[1].1.as_slice(), r.merges[1].2), (&b"aa"[..], &b"aa"[..], 1));
+    }
+
+    #[test]
+    fn counts_beyond_u32() {
+        // a word counted more than u32::MAX times is split into copies: same pair counts
+        let big = 3 * (u32::MAX as u64) + 7;
+        let r = train(&[b"abc".to_vec(), b"bc".to_vec()], &[big, 1], &[], &cfg(2));
+        assert_eq!((r.merges[0].0.as_slice(), r.merges[0].1.as_slice(), r.merges[0].2), (&b"b"[..], &b"c"[..], big + 1));
+        assert_eq!((r.merges[1].0.as_slice(), r.merges[1].1.as_slice(), r.merges[1].2), (&b"a"[..], &b"bc"[..], big));
+    }
+
+    #[test]
+    fn long_words_merge_left_to_right() {
+        // a run inside one word: "aaaaa" -> aa aa a (4 pairs counted, 2 merged per copy); then
+        // ties at 2 go to the smallest ids (bytes before merged tokens): (a, y), then (x, aa)
+        let r = train(&[b"xaaaaay".to_vec()], &[2], &[], &cfg(3));
+        let m: Vec<(&[u8], &[u8], u64)> = r.merges.iter().map(|(a, b, c)| (a.as_slice(), b.as_slice(), *c)).collect();
+        assert_eq!(m, vec![(&b"a"[..], &b"a"[..], 8), (&b"a"[..], &b"y"[..], 2), (&b"x"[..], &b"aa"[..], 2)]);
     }
 
     #[test]

@@ -107,8 +107,16 @@ def count(sources: list[Source], steps: Sequence[Step], opts: TrainOptions,
           transform: Callable[[str], Iterable[str]] | None = None, progress: ProgressFn | None = None,
           record: bool = True) -> CountTable:
     """Pretoken counts over all sources, in bounded batches (the native counter is parallel)."""
-    pretok = _steps_json(steps)
-    counter = _native.Counter(json.dumps(pretok))
+    return count_many(sources, [steps], opts, transform, progress, record)[0]
+
+
+def count_many(sources: list[Source], steps_list: Sequence[Sequence[Step]], opts: TrainOptions,
+               transform: Callable[[str], Iterable[str]] | None = None, progress: ProgressFn | None = None,
+               record: bool = True) -> list[CountTable]:
+    """One count table per pretokenizer in ``steps_list``, from a single pass over the sources
+    (SuperBPE needs two tables of the same text: reading and decoding it once saves a pass)."""
+    pretoks = [_steps_json(steps) for steps in steps_list]
+    counters = [_native.Counter(json.dumps(p)) for p in pretoks]
     total = sum(s.size for s in sources) or None
     batch: list[str] = []
     size = done = 0
@@ -119,20 +127,22 @@ def count(sources: list[Source], steps: Sequence[Step], opts: TrainOptions,
         else:
             batch.extend(transform(t))
         if size >= BATCH_BYTES:
-            counter.add_texts(batch)
+            for counter in counters:
+                counter.add_texts(batch)
             done += size
             if progress:
                 progress("count", done, total)
             batch, size = [], 0
     if batch:
-        counter.add_texts(batch)
+        for counter in counters:
+            counter.add_texts(batch)
     done += size
     if progress:
         progress("count", done, total)
-    table = _from_counter(counter, pretok, {"sources": [s.info for s in sources]})
-    if table.total == 0:
+    tables = [_from_counter(c, p, {"sources": [s.info for s in sources]}) for c, p in zip(counters, pretoks)]
+    if tables[0].total == 0:
         raise TokkitError(f"the corpus is empty (no text in {', '.join(s.spec for s in sources)})")
-    return table
+    return tables
 
 
 @dataclass
@@ -199,8 +209,8 @@ def train_vocab(opts: TrainOptions, sources: list[Source], progress: ProgressFn 
         if base is None:
             t = opts.transition or default_transition(opts.vocab_size)
             t0 = time.perf_counter()
-            c1 = count(sources, steps, opts, transform, progress)
-            timings["count_stage1_s"] = round(time.perf_counter() - t0, 3)
+            c1, c2 = count_many(sources, [steps, st2], opts, transform, progress)
+            timings["count_s"] = round(time.perf_counter() - t0, 3)
             n1 = new_merge_budget(t, specials, added)
             t0 = time.perf_counter()
             learned1 = learn_merges(c1, n1, min_frequency=opts.min_frequency, max_token_bytes=opts.max_token_bytes,
@@ -213,9 +223,9 @@ def train_vocab(opts: TrainOptions, sources: list[Source], progress: ProgressFn 
         else:
             stage1 = base
             record["stage1"] = {"extends": opts.extend, "merges": len(base.merges)}
-        t0 = time.perf_counter()
-        c2 = count(sources, st2, opts, transform, progress, record=False)
-        timings["count_stage2_s"] = round(time.perf_counter() - t0, 3)
+            t0 = time.perf_counter()
+            c2 = count(sources, st2, opts, transform, progress)
+            timings["count_s"] = round(time.perf_counter() - t0, 3)
         t0 = time.perf_counter()
         n2 = opts.vocab_size - (base.size if base is not None else len(specials) + 256) - len(added)
         v = stage2(c2, stage1, opts.vocab_size, specials, added, norm, max_words=opts.max_words, forbid=forbid,
