@@ -403,6 +403,7 @@ fn train_bpe<'py>(
     if let Some(e) = error {
         return Err(e);
     }
+    let r = r.map_err(pyo3::exceptions::PyOverflowError::new_err)?; // the only error: a size limit
     Ok(r.merges.iter().map(|(a, b, c)| (PyBytes::new(py, a), PyBytes::new(py, b), *c)).collect())
 }
 

@@ -36,29 +36,36 @@ pub struct TrainResult {
 #[derive(Clone, Copy)]
 struct Pair {
     count: i64,
-    first: (usize, usize),
+    /// its range in the sorted initial positions
+    start: u32,
+    len: u32,
     /// newest entry of its chain of added positions in the arena (NIL: none)
-    more: usize,
+    more: u32,
 }
 
-const NIL: usize = usize::MAX;
+const NIL: u32 = u32::MAX;
+
+/// Positions are u32 (half the memory of usize). The arena gets at most two entries per merged
+/// occurrence, and every merge removes a symbol, so it stays below twice the symbol count.
+pub const MAX_SYMBOLS: usize = (u32::MAX / 2 - 1) as usize;
 
 /// Positions added to pairs by merges, as singly linked chains in one arena (position, next):
 /// no allocation per pair, and nothing to free pair by pair at the end.
 struct Chains {
-    arena: Vec<(usize, usize)>,
+    arena: Vec<(u32, u32)>,
 }
 
 impl Chains {
     /// put `pos` in front of the chain starting at `head` (NIL: a new chain); returns the new head
-    fn push(&mut self, head: usize, pos: usize) -> usize {
+    fn push(&mut self, head: u32, pos: u32) -> u32 {
         self.arena.push((pos, head));
-        self.arena.len() - 1
+        (self.arena.len() - 1) as u32
     }
-    fn collect(&self, mut head: usize, out: &mut Vec<usize>) {
+    fn collect(&self, mut head: u32, out: &mut Vec<u32>) {
         while head != NIL {
-            out.push(self.arena[head].0);
-            head = self.arena[head].1;
+            let (pos, next) = self.arena[head as usize];
+            out.push(pos);
+            head = next;
         }
     }
 }
@@ -162,14 +169,16 @@ pub fn hf_byte_order() -> [u32; 256] {
     id_of
 }
 
-pub fn train(pieces: &[Vec<u8>], counts: &[u64], replay: &[(Vec<u8>, Vec<u8>)], cfg: &TrainConfig) -> TrainResult {
+pub fn train(pieces: &[Vec<u8>], counts: &[u64], replay: &[(Vec<u8>, Vec<u8>)], cfg: &TrainConfig)
+             -> Result<TrainResult, String> {
     train_with_progress(pieces, counts, replay, cfg, &mut |_| {}, &mut |_| true)
 }
 
 /// `progress(merges_so_far)` is called every 256 merges and at the end; `accept(token)` is the
 /// caller's own constraint on a new token (after the built-in ones): false drops the pair.
 pub fn train_with_progress(pieces: &[Vec<u8>], counts: &[u64], replay: &[(Vec<u8>, Vec<u8>)], cfg: &TrainConfig,
-                           progress: &mut dyn FnMut(usize), accept: &mut dyn FnMut(&[u8]) -> bool) -> TrainResult {
+                           progress: &mut dyn FnMut(usize), accept: &mut dyn FnMut(&[u8]) -> bool)
+                           -> Result<TrainResult, String> {
     let id_of = hf_byte_order();
     let mut tokens: Vec<Vec<u8>> = vec![Vec::new(); 256];
     for b in 0..=255u8 {
@@ -285,12 +294,17 @@ pub fn train_with_progress(pieces: &[Vec<u8>], counts: &[u64], replay: &[(Vec<u8
     // its own occurrences, so its cost does not grow with the length of the words it touches
     // (SuperBPE's stage-2 pretokens are whole paragraphs, up to tens of kilobytes; rescanning
     // each such word at every merge made stage 2 several times slower than stage 1).
-    let total: usize = words.iter().map(|w| w.syms.len()).sum();
+    let copies = |c: u64| c.div_ceil(u32::MAX as u64) as usize;
+    let total: usize = words.iter().map(|w| w.syms.len() * copies(w.count)).sum();
+    if total > MAX_SYMBOLS {
+        return Err(format!("the count table holds {total} symbols after replay, more than the trainer's limit of \
+                            {MAX_SYMBOLS}: raise --min-frequency or train on a sample"));
+    }
     // one 16-byte node per symbol, so that a merge's reads and writes around one occurrence
     // share a cache line; a word counted more than u32::MAX times is stored as several copies
     // whose counts add up to it (pair counts are sums over words: the result is the same)
     let mut node: Vec<Node> = Vec::with_capacity(total);
-    for w in &words {
+    for w in words.into_iter() {
         let n = w.syms.len();
         let mut left = w.count;
         while left > 0 {
@@ -301,26 +315,53 @@ pub fn train_with_progress(pieces: &[Vec<u8>], counts: &[u64], replay: &[(Vec<u8
             }
         }
     }
-    let total = node.len();
-    drop(words);
+
     // pair -> total count; pair -> positions of its left symbol (may hold stale entries and
-    // repeats: checked and de-duplicated when the pair is merged)
-    // (built by sorting (pair, position) keys in parallel: one hash insert per distinct pair
-    // rather than one per position)
+    // repeats: checked and de-duplicated when the pair is merged). Built without a hash insert
+    // per position and in 4 bytes per position: a counting sort of the positions by left
+    // symbol, then each left symbol's bucket sorted by right symbol (in parallel, through a
+    // small (right, position) buffer per bucket), then one insert per distinct pair.
     use rayon::prelude::*;
-    let mut keys: Vec<(u64, usize)> = (0..total)
-        .into_par_iter()
-        .filter(|&p| node[p].nxt != 0)
-        .map(|p| (((node[p].sym as u64) << 32) | node[p + 1].sym as u64, p))
-        .collect();
-    keys.par_sort_unstable();
+    let nsym = tokens.len();
+    let mut offset = vec![0usize; nsym + 1];
+    for n in node.iter().filter(|n| n.nxt != 0) {
+        offset[n.sym as usize + 1] += 1;
+    }
+    for i in 0..nsym {
+        offset[i + 1] += offset[i];
+    }
+    let mut first = vec![0u32; offset[nsym]];
+    let mut fill = offset.clone();
+    for (p, n) in node.iter().enumerate().filter(|(_, n)| n.nxt != 0) {
+        first[fill[n.sym as usize]] = p as u32;
+        fill[n.sym as usize] += 1;
+    }
+    drop(fill);
+    let mut buckets: Vec<&mut [u32]> = Vec::new();
+    let mut rest: &mut [u32] = &mut first;
+    for i in 0..nsym {
+        let (bucket, tail) = std::mem::take(&mut rest).split_at_mut(offset[i + 1] - offset[i]);
+        if bucket.len() > 1 {
+            buckets.push(bucket);
+        }
+        rest = tail;
+    }
+    buckets.into_par_iter().for_each(|bucket| {
+        let mut buf: Vec<(u32, u32)> = bucket.iter().map(|&p| (node[p as usize + 1].sym, p)).collect();
+        buf.sort_unstable();
+        for (slot, (_, p)) in bucket.iter_mut().zip(buf) {
+            *slot = p;
+        }
+    });
+    let right = |p: u32| node[p as usize + 1].sym;
+    let groups = || first.chunk_by(|&x, &y| node[x as usize].sym == node[y as usize].sym && right(x) == right(y));
     let mut info: FxHashMap<(u32, u32), Pair> = FxHashMap::default();
-    info.reserve(keys.chunk_by(|x, y| x.0 == y.0).count());
+    info.reserve(groups().count());
     let mut start = 0;
-    for group in keys.chunk_by(|x, y| x.0 == y.0) {
-        let pair = ((group[0].0 >> 32) as u32, group[0].0 as u32);
-        let count = group.iter().map(|&(_, p)| node[p].cnt as i64).sum();
-        info.insert(pair, Pair { count, first: (start, start + group.len()), more: NIL });
+    for group in groups() {
+        let pair = (node[group[0] as usize].sym, right(group[0]));
+        let count = group.iter().map(|&p| node[p as usize].cnt as i64).sum();
+        info.insert(pair, Pair { count, start: start as u32, len: group.len() as u32, more: NIL });
         start += group.len();
     }
 
@@ -331,9 +372,9 @@ pub fn train_with_progress(pieces: &[Vec<u8>], counts: &[u64], replay: &[(Vec<u8
     // per distinct pair at the end of the merge: the neighbours repeat, so this keeps the
     // per-occurrence work in a small, cache-resident map
     // (count delta, head and tail of the chain of new positions)
-    let mut delta: FxHashMap<(u32, u32), (i64, usize, usize)> = FxHashMap::default();
+    let mut delta: FxHashMap<(u32, u32), (i64, u32, u32)> = FxHashMap::default();
     let mut chains = Chains { arena: Vec::new() };
-    let mut at: Vec<usize> = Vec::new();
+    let mut at: Vec<u32> = Vec::new();
     while learned < cfg.merges {
         let Some((c, Reverse(pair))) = heap.pop() else { break };
         let cur = info.get(&pair).map_or(0, |i| i.count);
@@ -373,12 +414,13 @@ pub fn train_with_progress(pieces: &[Vec<u8>], counts: &[u64], replay: &[(Vec<u8
         let (a, b) = pair;
         let Some(me) = info.remove(&pair) else { continue };
         at.clear();
-        at.extend(keys[me.first.0..me.first.1].iter().map(|k| k.1));
+        at.extend_from_slice(&first[me.start as usize..(me.start + me.len) as usize]);
         chains.collect(me.more, &mut at);
         at.sort_unstable();
         at.dedup();
         let mut merged = 0i64;
-        for &p in &at {
+        for &p32 in &at {
+            let p = p32 as usize;
             if node[p].sym != a || node[p].nxt == 0 {
                 continue; // stale
             }
@@ -392,7 +434,7 @@ pub fn train_with_progress(pieces: &[Vec<u8>], counts: &[u64], replay: &[(Vec<u8
                 delta.entry((node[x].sym, a)).or_insert((0, NIL, NIL)).0 -= c;
                 let d = delta.entry((node[x].sym, new_id)).or_insert((0, NIL, NIL));
                 d.0 += c;
-                let head = chains.push(d.1, x);
+                let head = chains.push(d.1, x as u32);
                 if d.1 == NIL {
                     d.2 = head; // the chain's tail
                 }
@@ -403,7 +445,7 @@ pub fn train_with_progress(pieces: &[Vec<u8>], counts: &[u64], replay: &[(Vec<u8
                 delta.entry((b, node[y].sym)).or_insert((0, NIL, NIL)).0 -= c;
                 let d = delta.entry((new_id, node[y].sym)).or_insert((0, NIL, NIL));
                 d.0 += c;
-                let head = chains.push(d.1, p);
+                let head = chains.push(d.1, p32);
                 if d.1 == NIL {
                     d.2 = head; // the chain's tail
                 }
@@ -421,13 +463,13 @@ pub fn train_with_progress(pieces: &[Vec<u8>], counts: &[u64], replay: &[(Vec<u8
         // neighbour of itself); what is left of it stays in the table
         let left = me.count - merged + delta.remove(&pair).map_or(0, |d| d.0);
         if left != 0 {
-            info.insert(pair, Pair { count: left, first: (0, 0), more: NIL });
+            info.insert(pair, Pair { count: left, start: 0, len: 0, more: NIL });
         }
         for (p, (d, head, tail)) in delta.drain() {
-            let e = info.entry(p).or_insert(Pair { count: 0, first: (0, 0), more: NIL });
+            let e = info.entry(p).or_insert(Pair { count: 0, start: 0, len: 0, more: NIL });
             e.count += d;
             if head != NIL {
-                chains.arena[tail].1 = e.more; // the new chain goes in front of the old one
+                chains.arena[tail as usize].1 = e.more; // the new chain goes in front of the old one
                 e.more = head;
             }
             if d > 0 && e.count > 0 {
@@ -436,7 +478,7 @@ pub fn train_with_progress(pieces: &[Vec<u8>], counts: &[u64], replay: &[(Vec<u8
         }
     }
     progress(learned);
-    TrainResult { merges }
+    Ok(TrainResult { merges })
 }
 
 #[cfg(test)]
@@ -450,7 +492,7 @@ mod tests {
     #[test]
     fn learns_most_frequent_pairs() {
         let pieces = vec![b"abab".to_vec(), b"ab".to_vec(), b"cd".to_vec()];
-        let r = train(&pieces, &[10, 5, 1], &[], &cfg(3));
+        let r = train(&pieces, &[10, 5, 1], &[], &cfg(3)).unwrap();
         let m: Vec<(Vec<u8>, Vec<u8>)> = r.merges.iter().map(|(a, b, _)| (a.clone(), b.clone())).collect();
         assert_eq!(m[0], (b"a".to_vec(), b"b".to_vec()));
         assert_eq!(r.merges[0].2, 25);
@@ -460,7 +502,7 @@ mod tests {
     #[test]
     fn overlapping_runs_count_right() {
         // "aaaa" x 1: pairs (a,a) = 3, merging left to right gives [aa, aa], then (aa,aa) = 1
-        let r = train(&[b"aaaa".to_vec()], &[1], &[], &cfg(2));
+        let r = train(&[b"aaaa".to_vec()], &[1], &[], &cfg(2)).unwrap();
         assert_eq!(r.merges[0].2, 3);
         assert_eq!((r.merges[1].0.as_slice(), r.merges[1].1.as_slice(), r.merges[1].2), (&b"aa"[..], &b"aa"[..], 1));
     }
@@ -469,7 +511,7 @@ mod tests {
     fn counts_beyond_u32() {
         // a word counted more than u32::MAX times is split into copies: same pair counts
         let big = 3 * (u32::MAX as u64) + 7;
-        let r = train(&[b"abc".to_vec(), b"bc".to_vec()], &[big, 1], &[], &cfg(2));
+        let r = train(&[b"abc".to_vec(), b"bc".to_vec()], &[big, 1], &[], &cfg(2)).unwrap();
         assert_eq!((r.merges[0].0.as_slice(), r.merges[0].1.as_slice(), r.merges[0].2), (&b"b"[..], &b"c"[..], big + 1));
         assert_eq!((r.merges[1].0.as_slice(), r.merges[1].1.as_slice(), r.merges[1].2), (&b"a"[..], &b"bc"[..], big));
     }
@@ -478,7 +520,7 @@ mod tests {
     fn long_words_merge_left_to_right() {
         // a run inside one word: "aaaaa" -> aa aa a (4 pairs counted, 2 merged per copy); then
         // ties at 2 go to the smallest ids (bytes before merged tokens): (a, y), then (x, aa)
-        let r = train(&[b"xaaaaay".to_vec()], &[2], &[], &cfg(3));
+        let r = train(&[b"xaaaaay".to_vec()], &[2], &[], &cfg(3)).unwrap();
         let m: Vec<(&[u8], &[u8], u64)> = r.merges.iter().map(|(a, b, c)| (a.as_slice(), b.as_slice(), *c)).collect();
         assert_eq!(m, vec![(&b"a"[..], &b"a"[..], 8), (&b"a"[..], &b"y"[..], 2), (&b"x"[..], &b"aa"[..], 2)]);
     }
@@ -488,7 +530,7 @@ mod tests {
         let mut c = cfg(10);
         c.forbid = vec![b": ".to_vec()];
         c.max_words = Some(1);
-        let r = train(&[b"a: b c".to_vec()], &[5], &[], &c);
+        let r = train(&[b"a: b c".to_vec()], &[5], &[], &c).unwrap();
         for (a, b, _) in &r.merges {
             let t = [a.as_slice(), b.as_slice()].concat();
             assert!(!t.windows(2).any(|w| w == b": "));

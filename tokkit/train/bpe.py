@@ -40,10 +40,13 @@ def learn_merges(
     tokens (False: the pair is never merged); called from the trainer with the GIL held."""
     if n_merges < 0:
         raise TokkitError(f"no room for new merges ({n_merges})")
-    return _native.train_bpe(counts.pieces, counts.counts.tolist(), n_merges, replay=[tuple(m) for m in replay],
-                             min_frequency=min_frequency, max_token_bytes=max_token_bytes, max_words=max_words,
-                             forbid=list(forbid), max_token_chars=max_token_chars, progress=progress,
-                             accept=accept)
+    try:
+        return _native.train_bpe(counts.pieces, counts.counts.tolist(), n_merges, replay=[tuple(m) for m in replay],
+                                 min_frequency=min_frequency, max_token_bytes=max_token_bytes, max_words=max_words,
+                                 forbid=list(forbid), max_token_chars=max_token_chars, progress=progress,
+                                 accept=accept)
+    except OverflowError as e:  # the trainer's own limit (symbols it can index)
+        raise TokkitError(str(e)) from None
 
 
 def hf_byte_tokens() -> list[bytes]:
