@@ -35,7 +35,9 @@ def load_model(path: str | os.PathLike):
     if p.is_file() and p.suffix == ".gguf":
         cached = cache_dir() / "models" / sha256_file(p)[:16]
         if not (cached / "config.json").exists():
-            m = AutoModelForCausalLM.from_pretrained(str(p.parent), gguf_file=p.name, dtype=torch.float32)
+            m = _llama_from_gguf(p)
+            if m is None:  # another architecture or tensor type: transformers' own loader
+                m = AutoModelForCausalLM.from_pretrained(str(p.parent), gguf_file=p.name, dtype=torch.float32)
             # transformers will not save_pretrained a model it read from GGUF; the dequantized
             # float32 weights are plain tensors, written here with safetensors (tied rows once)
             from safetensors.torch import save_model
@@ -61,6 +63,88 @@ def load_model(path: str | os.PathLike):
         raise TokkitError(f"{p}: not a model (a GGUF file, or an HF directory with config.json)")
     model.eval()
     return model, Tokenizer.from_file(p)
+
+
+#: GGUF tensor names of a llama block -> Hugging Face names (llama.cpp's convert script)
+_LLAMA_NAMES = {"attn_q": "self_attn.q_proj", "attn_k": "self_attn.k_proj", "attn_v": "self_attn.v_proj",
+                "attn_output": "self_attn.o_proj", "ffn_gate": "mlp.gate_proj", "ffn_up": "mlp.up_proj",
+                "ffn_down": "mlp.down_proj", "attn_norm": "input_layernorm", "ffn_norm": "post_attention_layernorm"}
+
+
+def _llama_from_gguf(path: Path):
+    """A float32 LlamaForCausalLM from a llama-architecture GGUF file, or None for anything else.
+
+    transformers' GGUF loader gives the same tensors but spends ~40 s on SmolLM2-135M (gguf-py's
+    reader parses every tokenizer field element by element, and a name map is built per tensor)
+    for ~3 s of dequantization. This reads the tensor table with tokkit's own GGUF header reader,
+    dequantizes with gguf-py's ``quants.dequantize`` and undoes llama.cpp's q/k row permutation
+    as transformers does.
+    ``tests/test_lm.py`` checks that every tensor equals transformers' result."""
+    import gguf
+    import numpy as np
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from .vocab.gguf_io import _Header
+
+    r = _Header(Path(path))
+    field = r.fields.get
+    if field("general.architecture") != "llama":
+        return None
+    Q = gguf.GGMLQuantizationType
+    ok = {Q.F32, Q.F16, Q.Q8_0, Q.Q4_0, Q.Q4_1}
+    tensors = r.tensors()
+    if any(Q(t) not in ok for _, _, t, _ in tensors):
+        return None
+    a = "llama."
+    heads, kv = field(a + "attention.head_count"), field(a + "attention.head_count_kv")
+    dims = {name: d for name, d, _, _ in tensors}
+    if "token_embd.weight" not in dims:  # a vocabulary-only file
+        return None
+    cfg = LlamaConfig(
+        vocab_size=int(dims["token_embd.weight"][1]), hidden_size=field(a + "embedding_length"),
+        intermediate_size=field(a + "feed_forward_length"), num_hidden_layers=field(a + "block_count"),
+        num_attention_heads=heads, num_key_value_heads=kv if kv is not None else heads,
+        max_position_embeddings=field(a + "context_length", 2048),
+        rms_norm_eps=field(a + "attention.layer_norm_rms_epsilon", 1e-6),
+        rope_theta=field(a + "rope.freq_base", 10000.0), tie_word_embeddings="output.weight" not in dims,
+        bos_token_id=field("tokenizer.ggml.bos_token_id"), eos_token_id=field("tokenizer.ggml.eos_token_id"),
+        pad_token_id=field("tokenizer.ggml.padding_token_id"))
+    state = {}
+    for name, shape, ttype, raw in tensors:
+        rows = [int(x) for x in reversed(shape)]  # numpy order: outermost first
+        block, size = gguf.GGML_QUANT_SIZES[Q(ttype)]
+        data = np.frombuffer(raw, dtype=np.uint8).reshape(*rows[:-1], rows[-1] // block * size)
+        w = gguf.quants.dequantize(data, Q(ttype)).reshape(rows)
+        parts = name.split(".")
+        if name == "token_embd.weight":
+            key = "model.embed_tokens.weight"
+        elif name == "output_norm.weight":
+            key = "model.norm.weight"
+        elif name == "output.weight":
+            key = "lm_head.weight"
+        elif parts[0] == "blk" and parts[2] in _LLAMA_NAMES:
+            key = f"model.layers.{parts[1]}.{_LLAMA_NAMES[parts[2]]}.{parts[3]}"
+            if parts[2] in ("attn_q", "attn_k"):  # llama.cpp permutes rows within each head
+                n = heads if parts[2] == "attn_q" else cfg.num_key_value_heads
+                w = w.reshape(n, w.shape[0] // n // 2, 2, *w.shape[1:]).swapaxes(2, 1).reshape(w.shape)
+        else:
+            return None  # a tensor this loader does not know
+        state[key] = torch.from_numpy(np.array(w, dtype=np.float32))  # a copy: the file is mapped read-only
+    with torch.device("meta"):  # no random initialisation of weights that are replaced next
+        model = LlamaForCausalLM(cfg)
+    missing, unexpected = model.load_state_dict(state, strict=False, assign=True)
+    if unexpected or [k for k in missing if not (k == "lm_head.weight" and cfg.tie_word_embeddings)]:
+        return None
+    if cfg.tie_word_embeddings:
+        model.tie_weights()
+    # the rotary frequencies are a buffer, not in the file: made again on the CPU
+    from transformers.models.llama.modeling_llama import LlamaRotaryEmbedding
+
+    model.model.rotary_emb = LlamaRotaryEmbedding(config=cfg)
+    if any(b.is_meta for b in model.buffers()) or any(q.is_meta for q in model.parameters()):
+        return None
+    return model.to(torch.float32)
 
 
 def prefix_id(tok: Tokenizer) -> int:

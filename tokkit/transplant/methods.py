@@ -201,7 +201,10 @@ def omp(targets, dictionary, k: int, candidates: int | None = 512, chunk: int = 
 
         dic = dictionary.to(torch.float64)
         if candidates is not None and candidates < dic.shape[0]:
-            cand = torch.cat([(targets[a:a + 4096].to(torch.float64) @ dic.T).abs()
+            # the screening only ranks atoms (the fit below is float64): float32 halves its time,
+            # which is most of OMP's (13k targets x 49k atoms x 961 dimensions for GPT-2)
+            d32 = dictionary.to(torch.float32)
+            cand = torch.cat([(targets[a:a + 4096].to(torch.float32) @ d32.T).abs()
                               .topk(max(candidates, k), dim=1).indices for a in range(0, n, 4096)])
         else:
             cand = torch.arange(dic.shape[0]).expand(n, -1)

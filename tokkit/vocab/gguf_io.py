@@ -83,6 +83,41 @@ class _Header:
         except (struct.error, IndexError, UnicodeDecodeError, OverflowError, MemoryError):
             raise FormatError(path, f"cannot read GGUF header: truncated or corrupt at byte {self.pos}") from None
 
+    def tensors(self) -> list[tuple[str, list[int], int, memoryview]]:
+        """(name, dims as GGUF lists them (innermost first), ggml type, raw bytes) of each tensor,
+        read from the tensor-info table after the key/value header; the bytes are views of the
+        mapped file (for the model loader in ``tokkit.lm``)."""
+        import gguf
+
+        self.pos = 0
+        self._take(8)
+        n_tensors, n_kv = self._unpack("<QQ")
+        for _ in range(n_kv):
+            self._string()
+            (vtype,) = self._unpack("<I")
+            self._value(vtype)
+        infos = []
+        for _ in range(n_tensors):
+            name = self._string()
+            (nd,) = self._unpack("<I")
+            dims = list(self._unpack(f"<{nd}Q"))
+            ttype, offset = self._unpack("<IQ")
+            infos.append((name, dims, ttype, offset))
+        align = int(self.fields.get("general.alignment", 32))
+        start = -(-self.pos // align) * align
+        out = []
+        for name, dims, ttype, offset in infos:
+            block, size = gguf.GGML_QUANT_SIZES[gguf.GGMLQuantizationType(ttype)]
+            n = 1
+            for d in dims:
+                n *= d
+            nbytes = n // block * size
+            a = start + offset
+            if a + nbytes > len(self._buf):
+                raise FormatError(self.path, f"tensor {name} runs past the end of the file (truncated?)")
+            out.append((name, dims, ttype, memoryview(self._buf)[a:a + nbytes]))
+        return out
+
     def _take(self, n: int) -> bytes:
         if n < 0 or self.pos + n > len(self._buf):
             raise IndexError
