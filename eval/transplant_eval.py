@@ -29,6 +29,7 @@ def main() -> None:
     ap.add_argument("--chars", type=int, default=6000, help="Characters of each evaluation text.")
     ap.add_argument("--leave-out", type=int, default=1000, help="Hidden tokens for the leave-out check (0: skip).")
     ap.add_argument("--hypernet", help="A hypernetwork directory for the zett method (eval/zett_curve.py makes one).")
+    ap.add_argument("--gate", default="language", choices=["language", "off"], help="OMP/hybrid language gate.")
     ap.add_argument("--json", help="Also write the results here.")
     args = ap.parse_args()
 
@@ -65,7 +66,9 @@ def main() -> None:
             donor = "aux"
             if method == "omp-corpus":
                 method, donor = "omp", "corpus"
-            opts = MethodOptions(head=variant or "auto", donor=donor, donor_texts=donor_texts, hypernet=args.hypernet)
+            # the German text is the UDHR's: its language stays out of the gate's reference text
+            opts = MethodOptions(head=variant or "auto", donor=donor, donor_texts=donor_texts, hypernet=args.hypernet,
+                                 gate=args.gate, gate_exclude=("deu",))
             t0 = time.perf_counter()
             rows, _ = method_rows(method, model, old, new, opts)
             secs = time.perf_counter() - t0

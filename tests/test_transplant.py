@@ -171,6 +171,41 @@ def test_fvt_recipe_weights_sum_to_one_and_spell_the_token(tokens):
         assert b"".join(old.vocab.tokens[i] for i in used) == t[: sum(len(old.vocab.tokens[i]) for i in used)]
 
 
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.binary(min_size=1, max_size=6), min_size=1, max_size=8), st.floats(0, 1), st.integers(0, 2**31))
+def test_gated_recipe_is_the_blend_of_its_parts(tokens, lam, seed):
+    from tokkit.transplant.methods import Recipe, _fvt, _gated
+
+    old = tokkit.Tokenizer(byte_level_bpe(OLD_MERGES))
+    fvt = _fvt(tokens, old, 16)
+    g = np.random.default_rng(seed)
+    k = 3
+    a = Recipe(g.integers(0, old.vocab.size, (len(tokens), k)), g.normal(size=(len(tokens), k)).astype(np.float32),
+               ["omp"] * len(tokens))
+    lams = np.full(len(tokens), lam, dtype=np.float32)
+    m = torch.as_tensor(g.normal(size=(old.vocab.size, 5)), dtype=torch.float32)
+    normal = torch.arange(old.vocab.size)
+    got = _gated(a, fvt, lams).apply(m, normal)
+    want = lam * a.apply(m, normal) + (1 - lam) * fvt.apply(m, normal)
+    for r, h in enumerate(fvt.how):
+        if h != "fvt":  # no decomposition: the row stays as the first recipe made it
+            want[r] = a.apply(m, normal)[r]
+    assert torch.allclose(got, want, atol=1e-5)
+
+
+def test_english_share_on_a_real_tokenizer():
+    from tokkit.transplant.methods import english_share
+
+    tok = tokkit.Tokenizer.from_file(assets.pretrained_tokenizers()["qwen2"])
+    e = english_share(tok)
+    ids = {t: tok.vocab.tokens.index(t.encode()) for t in (" the", " licence", " und", " Menschen", " droits")}
+    assert e[ids[" the"]] > 0.95 and e[ids[" licence"]] > 0.95
+    assert e[ids[" und"]] < 0.25 and e[ids[" Menschen"]] < 0.25 and e[ids[" droits"]] < 0.25
+    # German kept out of the reference (the transplant table's German text is the UDHR's)
+    held = english_share(tok, exclude=("deu",))
+    assert held[ids[" Menschen"]] > e[ids[" Menschen"]] and held[ids[" droits"]] < 0.25
+
+
 def test_bad_input(tmp_path, tiny):
     tmp, old, new, base, tied = tiny
     # output inside the input model: refused, nothing written

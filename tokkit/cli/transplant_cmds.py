@@ -23,14 +23,17 @@ from ..transplant.methods import HEADS, METHODS
               help="OMP in the aux space: atoms from every old token, or only from tokens both vocabularies share.")
 @click.option("--decomposition-weight", type=float, default=1.0, show_default=True,
               help="OMP in the aux space: weight of the base model's decomposition block (0: MiniLM alone).")
+@click.option("--gate", type=click.Choice(["language", "off"]), default="language", show_default=True,
+              help="OMP (aux donor) and hybrid: weigh MiniLM's part of a new token's row by how English the "
+                   "token is (MiniLM reads English), FVT's by the rest.")
 @click.option("--head", type=click.Choice(HEADS), default="auto", show_default=True,
               help="LM head rows of new tokens: tied (same as input), mean (unties a tied model), auto.")
 @click.option("--hypernet", type=click.Path(exists=True, file_okay=False), help="--method zett: the hypernetwork.")
 @click.option("--pad-to-multiple", type=int, help="Pad the embedding matrices to a multiple of this.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--force", is_flag=True, help="Write into an existing non-empty directory.")
-def transplant(model, tokenizer, method, out, k, donor, donor_corpus, omp_anchors, decomposition_weight, head,
-               hypernet, pad_to_multiple, seed, force):
+def transplant(model, tokenizer, method, out, k, donor, donor_corpus, omp_anchors, decomposition_weight, gate,
+               head, hypernet, pad_to_multiple, seed, force):
     """Give MODEL (an HF model directory or a GGUF file) the tokenizer TOKENIZER (any format tokkit
     reads); write a stock HF checkpoint to --out, with transplant_record.json."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -52,7 +55,7 @@ def transplant(model, tokenizer, method, out, k, donor, donor_corpus, omp_anchor
     if hypernet and method != "zett":
         raise TokkitError("--hypernet is only used with --method zett")
     opts = MethodOptions(k=k, donor=donor, donor_texts=texts, head=head, seed=seed, hypernet=hypernet,
-                         anchors=omp_anchors, decomposition_weight=decomposition_weight)
+                         anchors=omp_anchors, decomposition_weight=decomposition_weight, gate=gate)
     with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                   TimeElapsedColumn(), transient=True) as bar:
         tasks: dict[str, int] = {}
