@@ -325,14 +325,15 @@ def test_real_fill_rows_records_and_shapes(smol, real_tokenizers):
 def test_real_decomposition_block_of_the_omp_space(smol):
     """OMP's optional decomposition block: old tokens get their centred rows, a new token the
     mean of its pieces' centred rows (its FVT row), scaled to the requested mean norm."""
-    from tokkit.transplant.methods import _decomposition_block
+    from tokkit.transplant.methods import _decomposition_block, _fvt
     from tokkit.vocab import TokenType
 
     model, old = smol
     e_in = model.get_input_embeddings().weight.detach().float()
     normal = torch.as_tensor([i for i, t in enumerate(old.vocab.types) if t == TokenType.NORMAL])
     tokens = [b" Lizenzgeber", b" the"]
-    z_old, z_new = _decomposition_block(e_in, normal, tokens, old, MethodOptions(decomposition_weight=2.0))
+    opts = MethodOptions(decomposition_weight=2.0)
+    z_old, z_new = _decomposition_block(e_in, normal, _fvt(tokens, old, opts.max_pieces), opts)
     assert abs(float(z_old[normal].norm(dim=1).mean()) - 2.0) < 1e-4
     ids = torch.as_tensor(np.asarray(old.encode(" Lizenzgeber"), dtype=np.int64))
     assert len(ids) > 1

@@ -76,7 +76,7 @@ def _llama_from_gguf(path: Path):
 
     transformers' GGUF loader gives the same tensors but spends ~40 s on SmolLM2-135M (gguf-py's
     reader parses every tokenizer field element by element, and a name map is built per tensor)
-    for ~3 s of dequantization. This reads the tensor table with tokkit's own GGUF header reader,
+    for ~3 s of dequantization. This reads the tensor table with tokkit's own GGUF reader,
     dequantizes with gguf-py's ``quants.dequantize`` and undoes llama.cpp's q/k row permutation
     as transformers does.
     ``tests/test_lm.py`` checks that every tensor equals transformers' result."""
@@ -85,15 +85,14 @@ def _llama_from_gguf(path: Path):
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
 
-    from .vocab.gguf_io import _Header
+    from .vocab.gguf_io import read_gguf_tensors
 
-    r = _Header(Path(path))
-    field = r.fields.get
+    fields, tensors = read_gguf_tensors(path)
+    field = fields.get
     if field("general.architecture") != "llama":
         return None
     Q = gguf.GGMLQuantizationType
     ok = {Q.F32, Q.F16, Q.Q8_0, Q.Q4_0, Q.Q4_1}
-    tensors = r.tensors()
     if any(Q(t) not in ok for _, _, t, _ in tensors):
         return None
     a = "llama."

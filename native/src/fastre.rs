@@ -31,14 +31,7 @@ const DIGIT_GROUPS: &str = r"(?=(\d{3})+(?!\d))";
 /// every character that has a positive multiple of 3 digits from it to the run's end.
 fn digit_group_matches(s: &str, out: &mut Vec<(usize, usize)>) {
     static ND: std::sync::OnceLock<Vec<(u32, u32)>> = std::sync::OnceLock::new();
-    let nd = ND.get_or_init(|| crate::scan::class_ranges(r"\d"));
-    let is_digit = |c: char| {
-        if c.is_ascii() {
-            c.is_ascii_digit()
-        } else {
-            crate::scan::in_ranges(nd, c as u32)
-        }
-    };
+    let nd = ND.get_or_init(|| crate::scan::ranges(r"\d"));
     let mut run: Vec<usize> = Vec::new(); // byte offsets of the current run's digits
     let flush = |run: &mut Vec<usize>, out: &mut Vec<(usize, usize)>| {
         let n = run.len();
@@ -50,24 +43,18 @@ fn digit_group_matches(s: &str, out: &mut Vec<(usize, usize)>) {
     let bytes = s.as_bytes();
     let mut i = 0;
     while i < bytes.len() {
-        let b = bytes[i];
-        if b < 0x80 {
-            // ASCII fast path: most text has no digits at all
-            if b.is_ascii_digit() {
-                run.push(i);
-            } else if !run.is_empty() {
-                flush(&mut run, out);
-            }
-            i += 1;
+        let (digit, len) = if bytes[i] < 0x80 {
+            (bytes[i].is_ascii_digit(), 1) // ASCII fast path: most text has no digits at all
         } else {
             let c = s[i..].chars().next().unwrap();
-            if is_digit(c) {
-                run.push(i);
-            } else if !run.is_empty() {
-                flush(&mut run, out);
-            }
-            i += c.len_utf8();
+            (crate::scan::in_ranges(nd, c as u32), c.len_utf8())
+        };
+        if digit {
+            run.push(i);
+        } else if !run.is_empty() {
+            flush(&mut run, out);
         }
+        i += len;
     }
     flush(&mut run, out);
 }

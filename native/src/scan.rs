@@ -49,11 +49,7 @@ struct Classes {
 }
 
 /// The code point ranges of a Unicode class, as the regex engine reads it.
-pub fn class_ranges(pattern: &str) -> Vec<(u32, u32)> {
-    ranges(pattern)
-}
-
-fn ranges(pattern: &str) -> Vec<(u32, u32)> {
+pub(crate) fn ranges(pattern: &str) -> Vec<(u32, u32)> {
     let hir = regex_syntax::Parser::new().parse(pattern).expect("a Unicode class");
     match hir.kind() {
         HirKind::Class(Class::Unicode(c)) => c.ranges().iter().map(|r| (r.start() as u32, r.end() as u32)).collect(),

@@ -41,6 +41,7 @@ Measured in docs/transplant.md.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
@@ -368,13 +369,9 @@ _EN_WORDS = r"\b(?:the|and|of|to|or|this|that|shall)\b"
 _OTHER_WORDS = r"\b(?:und|der|die|das|le|la|les|et|des|du|el|los|que|di|il|che|och|van|het|een)\b"
 
 
-def english_share(tok: Tokenizer, exclude: Sequence[str] = ()) -> np.ndarray:
-    """[V] in (0, 1): how English each token of ``tok`` is, P_en / (P_en + P_other) of its
-    add-0.5-smoothed frequency when ``tok`` encodes English reference text (the English UDHR and
-    the English documents of the bundled legal train split) and other-language text (the UDHR in
-    every other language but ``exclude``); 0.5 for a token seen in neither. A licence counts as
-    English when English function words outnumber others threefold (a few licences are German
-    or French; a crude test, enough to keep them out)."""
+@functools.lru_cache(maxsize=4)
+def _gate_texts(exclude: tuple[str, ...]) -> tuple[list[str], list[str]]:
+    """(English, other-language) reference texts of :func:`english_share`, read once per process."""
     import re
 
     from .. import corpora
@@ -383,8 +380,17 @@ def english_share(tok: Tokenizer, exclude: Sequence[str] = ()) -> np.ndarray:
              if len(re.findall(_EN_WORDS, t)) > 3 * len(re.findall(_OTHER_WORDS, t))]
     skip = {"eng", *exclude}
     other = [t for e in corpora.udhr_languages() if e["iso639_3"] not in skip for t in corpora.udhr(e["key"])]
-    english = legal + corpora.udhr("eng")
+    return legal + corpora.udhr("eng"), other
 
+
+def english_share(tok: Tokenizer, exclude: Sequence[str] = ()) -> np.ndarray:
+    """[V] in (0, 1): how English each token of ``tok`` is, P_en / (P_en + P_other) of its
+    add-0.5-smoothed frequency when ``tok`` encodes English reference text (the English UDHR and
+    the English documents of the bundled legal train split) and other-language text (the UDHR in
+    every other language but ``exclude``); 0.5 for a token seen in neither. A licence counts as
+    English when English function words outnumber others threefold (a few licences are German
+    or French; a crude test, enough to keep them out)."""
+    english, other = _gate_texts(tuple(sorted(exclude)))
     def freq(texts):
         ids, _ = tok.encode_batch_flat(texts)
         return np.bincount(ids.astype(np.int64), minlength=tok.vocab.size).astype(np.float64)
@@ -406,13 +412,13 @@ def _gated(a: Recipe, fvt: Recipe, lam) -> Recipe:
     return Recipe(ids, w.astype(np.float32), list(a.how))
 
 
-def _decomposition_block(e_in, normal, tokens: Sequence[bytes], old: Tokenizer, opts: MethodOptions):
+def _decomposition_block(e_in, normal, fvt: Recipe, opts: MethodOptions):
     """The base model's own view of a token, for OMP's donor space: an old token's input row, a
-    new token's FVT row (the mean of its decomposition's rows), both centred on the mean row and
-    scaled to a mean norm of ``opts.decomposition_weight`` (the aux vectors have norm 1)."""
+    new token's FVT row (``fvt``: the mean of its decomposition's rows), both centred on the mean
+    row and scaled to a mean norm of ``opts.decomposition_weight`` (the aux vectors have norm 1)."""
     z = e_in - e_in[normal].mean(0)
     z = z * (opts.decomposition_weight / z[normal].norm(dim=1).mean())
-    return z, _fvt(tokens, old, opts.max_pieces).apply(z, normal)
+    return z, fvt.apply(z, normal)
 
 
 def _omp_recipe(targets, anchors_space, anchor_old_ids, k: int, valid=None) -> Recipe:
@@ -469,6 +475,9 @@ def fill_rows(method: str, model, old: Tokenizer, new: Tokenizer | Vocabulary, a
         return out_in, (out_out if (not tied or untie) else None), records
     miss_t = torch.as_tensor(miss)
     tokens = [newv.tokens[i] for i in miss]
+
+    def english():  # the missing tokens' English shares for the language gate (None: gate off)
+        return english_share(new_tok or Tokenizer(newv), opts.gate_exclude)[miss] if opts.gate == "language" else None
     in_recipe = out_recipe = None
 
     if method == "zett":
@@ -489,8 +498,7 @@ def fill_rows(method: str, model, old: Tokenizer, new: Tokenizer | Vocabulary, a
         report = (lambda n: progress("aux", n, old.vocab.size + newv.size)) if progress else None
         aux_old = aux_embed(old.vocab.tokens, progress=report)
         aux_new = aux_embed(tokens)
-        lam = english_share(new_tok or Tokenizer(newv), opts.gate_exclude)[miss] if opts.gate == "language" else None
-        in_recipe = _hybrid(tokens, old, aux_new, aux_old, normal, opts, lam)
+        in_recipe = _hybrid(tokens, old, aux_new, aux_old, normal, opts, english())
     else:  # omp
         shared = torch.as_tensor(al.shared)
         if len(shared) == 0:
@@ -503,8 +511,9 @@ def fill_rows(method: str, model, old: Tokenizer, new: Tokenizer | Vocabulary, a
             report = (lambda n: progress("aux", n, old.vocab.size)) if progress else None
             space_old = aux_space(old.vocab.tokens, progress=report)
             space_new = aux_space(tokens)
+            fvt = _fvt(tokens, old, opts.max_pieces)
             if opts.decomposition_weight:
-                dec_old, dec_new = _decomposition_block(e_in, normal, tokens, old, opts)
+                dec_old, dec_new = _decomposition_block(e_in, normal, fvt, opts)
                 space_old = torch.cat([space_old, dec_old], 1)
                 space_new = torch.cat([space_new, dec_new], 1)
             if opts.anchors == "old":
@@ -512,11 +521,11 @@ def fill_rows(method: str, model, old: Tokenizer, new: Tokenizer | Vocabulary, a
                 # the dictionary need not stop at the shared tokens
                 anchor_old = normal
             in_recipe = _omp_recipe(space_new, space_old[anchor_old], anchor_old, k)
-            if opts.gate == "language":
+            lam = english()
+            if lam is not None:
                 # MiniLM reads English: a token's OMP row counts by its English share, FVT's
                 # row for the rest (tokkit BPE, German: 2.7407 -> 2.6218 bits/byte; docs/benchmarks.md)
-                lam = english_share(new_tok or Tokenizer(newv), opts.gate_exclude)[miss]
-                in_recipe = _gated(in_recipe, _fvt(tokens, old, opts.max_pieces), lam)
+                in_recipe = _gated(in_recipe, fvt, lam)
         elif opts.donor == "corpus":
             if new_tok is None or not opts.donor_texts:
                 raise TokkitError("--donor corpus needs the new tokenizer and a corpus (--donor-corpus)")

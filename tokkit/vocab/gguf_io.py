@@ -73,41 +73,43 @@ class _Header:
             (version,) = self._unpack("<I")
             if version not in (2, 3):
                 raise FormatError(path, f"GGUF version {version} is not supported (2 and 3 are)")
-            _n_tensors, n_kv = self._unpack("<QQ")
+            self.n_tensors, n_kv = self._unpack("<QQ")
             if n_kv > 1_000_000:
                 raise FormatError(path, f"implausible metadata count {n_kv} (corrupt header)")
             for _ in range(n_kv):
                 key = self._string()
                 (vtype,) = self._unpack("<I")
                 self.fields[key] = self._value(vtype)
+            self.kv_end = self.pos  # the tensor-info table starts here
         except (struct.error, IndexError, UnicodeDecodeError, OverflowError, MemoryError):
             raise FormatError(path, f"cannot read GGUF header: truncated or corrupt at byte {self.pos}") from None
 
     def tensors(self) -> list[tuple[str, list[int], int, memoryview]]:
         """(name, dims as GGUF lists them (innermost first), ggml type, raw bytes) of each tensor,
-        read from the tensor-info table after the key/value header; the bytes are views of the
-        mapped file (for the model loader in ``tokkit.lm``)."""
+        from the tensor-info table after the key/value header; the bytes are views of the mapped
+        file."""
         import gguf
 
-        self.pos = 0
-        self._take(8)
-        n_tensors, n_kv = self._unpack("<QQ")
-        for _ in range(n_kv):
-            self._string()
-            (vtype,) = self._unpack("<I")
-            self._value(vtype)
+        self.pos = self.kv_end
         infos = []
-        for _ in range(n_tensors):
-            name = self._string()
-            (nd,) = self._unpack("<I")
-            dims = list(self._unpack(f"<{nd}Q"))
-            ttype, offset = self._unpack("<IQ")
-            infos.append((name, dims, ttype, offset))
+        try:
+            for _ in range(self.n_tensors):
+                name = self._string()
+                (nd,) = self._unpack("<I")
+                dims = list(self._unpack(f"<{nd}Q"))
+                ttype, offset = self._unpack("<IQ")
+                infos.append((name, dims, ttype, offset))
+        except (struct.error, IndexError, UnicodeDecodeError, OverflowError, MemoryError):
+            raise FormatError(self.path, f"cannot read the tensor table: truncated or corrupt at byte {self.pos}") \
+                from None
         align = int(self.fields.get("general.alignment", 32))
         start = -(-self.pos // align) * align
         out = []
         for name, dims, ttype, offset in infos:
-            block, size = gguf.GGML_QUANT_SIZES[gguf.GGMLQuantizationType(ttype)]
+            try:
+                block, size = gguf.GGML_QUANT_SIZES[gguf.GGMLQuantizationType(ttype)]
+            except (ValueError, KeyError):
+                raise FormatError(self.path, f"tensor {name}: unknown ggml type {ttype}") from None
             n = 1
             for d in dims:
                 n *= d
@@ -151,6 +153,14 @@ class _Header:
                 return [self._string() for _ in range(n)]
             return [self._value(etype) for _ in range(n)]
         raise FormatError(self.path, f"unknown GGUF value type {vtype} at byte {self.pos}")
+
+
+def read_gguf_tensors(path: str | os.PathLike) -> tuple[dict[str, Any], list[tuple[str, list[int], int, memoryview]]]:
+    """(key/value metadata, tensors) of a GGUF file without gguf-py's reader, which builds a
+    numpy view per element of every metadata array (4 s for SmolLM2's tokenizer fields): each
+    tensor as (name, dims innermost first, ggml type, raw bytes mapped from the file)."""
+    h = _Header(Path(path))
+    return h.fields, h.tensors()
 
 
 def _field(reader: _Header, key: str, default: Any = None) -> Any:
