@@ -383,21 +383,86 @@ def _gate_texts(exclude: tuple[str, ...]) -> tuple[list[str], list[str]]:
     return legal + corpora.udhr("eng"), other
 
 
+#: words per language taken from wordfreq's lists for the gate (the most frequent ones)
+GATE_WORDS = 30000
+
+
+@functools.lru_cache(maxsize=1)
+def _gate_words(n: int = GATE_WORDS) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray, int]:
+    """wordfreq's ``n`` most frequent words in each of its languages, as (distinct forms, then per
+    (language, form) entry: form index, language index, word frequency; index of English). Each
+    word counts twice at half its frequency, as " word" and " Word" (German nouns are capitalised
+    and wordfreq lowercases). Built once (a few seconds) and cached on disk."""
+    from importlib.metadata import version
+
+    import wordfreq
+
+    from ..io import atomic_path, cache_dir
+
+    path = cache_dir() / "gate" / f"wordfreq-{version('wordfreq')}-{n}.npz"
+    if path.exists():
+        z = np.load(path)
+        return (bytes(z["forms"]).decode().split("\n"), z["form"], z["lang"], z["weight"], int(z["en"]))
+    langs = sorted(wordfreq.available_languages(wordlist="best"))
+    index: dict[str, int] = {}
+    form, lang, weight = [], [], []
+    for li, code in enumerate(langs):
+        # the list is bucketed by centibels: bucket i holds the words of frequency 10^(-i/100)
+        words, freqs = [], []
+        for i, bucket in enumerate(wordfreq.get_frequency_list(code, wordlist="best")):
+            words += bucket
+            freqs += [10 ** (-i / 100) / 2] * len(bucket)
+            if len(words) >= n:
+                break
+        for w, f in zip(words[:n], freqs[:n]):
+            for x in (" " + w, " " + w[:1].upper() + w[1:]):
+                form.append(index.setdefault(x, len(index)))
+                lang.append(li)
+                weight.append(f)
+    forms = list(index)
+    out = (forms, np.asarray(form, np.int64), np.asarray(lang, np.int64), np.asarray(weight), langs.index("en"))
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as fh:
+            np.savez(fh, forms=np.frombuffer("\n".join(forms).encode(), np.uint8), form=out[1], lang=out[2],
+                     weight=out[3], en=out[4])
+    return out
+
+
 def english_share(tok: Tokenizer, exclude: Sequence[str] = ()) -> np.ndarray:
-    """[V] in (0, 1): how English each token of ``tok`` is, P_en / (P_en + P_other) of its
-    add-0.5-smoothed frequency when ``tok`` encodes English reference text (the English UDHR and
-    the English documents of the bundled legal train split) and other-language text (the UDHR in
-    every other language but ``exclude``); 0.5 for a token seen in neither. A licence counts as
-    English when English function words outnumber others threefold (a few licences are German
-    or French; a crude test, enough to keep them out)."""
+    """[V] in (0, 1): how English each token of ``tok`` is, P_en / (P_en + P_other).
+
+    Two references, averaged on each side: (1) text: the token's add-0.5-smoothed frequency when
+    ``tok`` encodes English text (the English UDHR and the English documents of the bundled legal
+    train split) and other-language text (the UDHR in every other language but ``exclude``);
+    (2) words: its frequency when ``tok`` encodes the 30,000 most frequent words of each of
+    wordfreq's 42 languages, weighted by word frequency, English against the mean of the other
+    41 (so a German word is known as German even when ``exclude`` keeps the German UDHR out).
+    0.5 for a token seen in neither. A licence counts as English when English function words
+    outnumber others threefold (a few licences are German or French; a crude test, enough to
+    keep them out)."""
     english, other = _gate_texts(tuple(sorted(exclude)))
+    size = tok.vocab.size
+
     def freq(texts):
         ids, _ = tok.encode_batch_flat(texts)
-        return np.bincount(ids.astype(np.int64), minlength=tok.vocab.size).astype(np.float64)
+        return np.bincount(ids.astype(np.int64), minlength=size).astype(np.float64)
 
     fe, fo = freq(english), freq(other)
-    pe, po = (fe + 0.5) / fe.sum(), (fo + 0.5) / fo.sum()
-    return np.where(fe + fo > 0, pe / (pe + po), 0.5).astype(np.float32)
+    forms, form, lang, weight, en = _gate_words()
+    ids, lens = tok.encode_batch_flat(forms)  # each distinct form once; entries gather its ids
+    lens = lens.astype(np.int64)
+    start = np.concatenate([[0], np.cumsum(lens)[:-1]])
+    n = lens[form]
+    entry = np.repeat(np.arange(len(form)), n)
+    pos = start[form][entry] + np.arange(n.sum()) - np.repeat(np.cumsum(n) - n, n)
+    nl = int(lang.max()) + 1
+    table = np.bincount(lang[entry] * size + ids[pos].astype(np.int64), weights=weight[entry],
+                        minlength=nl * size).reshape(nl, size)
+    table /= np.maximum(table.sum(1, keepdims=True), 1e-300)
+    we, wo = table[en], np.delete(table, en, axis=0).mean(0)
+    pe = ((fe + 0.5) / fe.sum() + we) / 2
+    po = ((fo + 0.5) / fo.sum() + wo) / 2
+    return np.where(fe + fo + we + wo > 0, pe / (pe + po), 0.5).astype(np.float32)
 
 
 def _gated(a: Recipe, fvt: Recipe, lam) -> Recipe:
@@ -524,7 +589,7 @@ def fill_rows(method: str, model, old: Tokenizer, new: Tokenizer | Vocabulary, a
             lam = english()
             if lam is not None:
                 # MiniLM reads English: a token's OMP row counts by its English share, FVT's
-                # row for the rest (tokkit BPE, German: 2.7407 -> 2.6218 bits/byte; docs/benchmarks.md)
+                # row for the rest (tokkit BPE, German: 2.7407 -> 2.5773 bits/byte, FVT 2.5926; docs/benchmarks.md)
                 in_recipe = _gated(in_recipe, fvt, lam)
         elif opts.donor == "corpus":
             if new_tok is None or not opts.donor_texts:
