@@ -2,6 +2,7 @@
 
 import torch
 
+import tokkit
 from tokkit import assets
 from tokkit.lm import _llama_from_gguf
 
@@ -35,3 +36,33 @@ def test_fast_gguf_loader_declines_other_files(tmp_path):
 
             out = write_gguf(v, tmp_path / f"{arch}.gguf", arch=arch)
         assert _llama_from_gguf(out) is None
+
+
+def test_bits_per_byte_applies_the_embedding_scale():
+    """Gemma multiplies its input embeddings by sqrt(d) inside the embedding layer; scoring with
+    replacement rows (``inputs_embeds``) must apply it too: bits per byte equals the model's own
+    forward pass on the token ids."""
+    import math
+
+    import torch.nn.functional as F
+    from transformers import Gemma3ForCausalLM, Gemma3TextConfig
+
+    from tokkit.lm import bits_per_byte, prefix_id
+
+    tok = tokkit.Tokenizer.from_file(assets.pretrained_tokenizers()["gpt2"])
+    cfg = Gemma3TextConfig(vocab_size=tok.vocab.size, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                           num_attention_heads=2, num_key_value_heads=1, head_dim=32, sliding_window=16)
+    torch.manual_seed(0)
+    model = Gemma3ForCausalLM(cfg).eval()
+    with torch.no_grad():
+        model.model.embed_tokens.weight.normal_(0, 0.5)
+    assert float(model.get_input_embeddings().embed_scale) == 8.0
+    text = "The licence grants you the right to use, copy and modify the work."
+    ids = torch.as_tensor([prefix_id(tok)] + [int(x) for x in tok.encode(text)])[None]
+    with torch.no_grad():
+        logp = F.log_softmax(model(ids).logits[0, :-1], -1)
+    want = -float(logp[torch.arange(ids.shape[1] - 1), ids[0, 1:]].sum()) / math.log(2) / len(text.encode())
+    got = bits_per_byte(model, tok, [text])["bits_per_byte"]
+    assert abs(got - want) < 1e-4 * want
+    rows = model.get_input_embeddings().weight.detach().clone()  # the same rows passed explicitly
+    assert abs(bits_per_byte(model, tok, [text], rows=rows)["bits_per_byte"] - want) < 1e-4 * want

@@ -43,7 +43,7 @@ def native_encoder(v: Vocabulary) -> "_native.BpeEncoder":
     config = {
         "surface": v.surface.value,
         "normalizer": [{"kind": s.kind, "params": s.params} for s in v.normalizer],
-        "pretokenizer": [{"kind": s.kind, "params": s.params} for s in v.pretokenizer],
+        "pretokenizer": _pretokenizer_steps(v),
         "added": [{"id": a.id, "content": a.content, "lstrip": a.lstrip, "rstrip": a.rstrip,
                    "single_word": a.single_word, "normalized": a.normalized} for a in v.added],
         "options": {"unk_id": model_unk, "byte_fallback": v.options.byte_fallback, "fuse_unk": v.options.fuse_unk,
@@ -55,6 +55,30 @@ def native_encoder(v: Vocabulary) -> "_native.BpeEncoder":
         return _native.BpeEncoder(tokens, in_vocab, byte_tokens, [tuple(m) for m in v.merges], json.dumps(config))
     except ValueError as e:
         raise UnsupportedError(str(e)) from None
+
+
+def _pretokenizer_steps(v: Vocabulary) -> list[dict]:
+    """The pretokenizer as the native encoder sees the text: SentencePiece's ``▁`` as a space.
+
+    HF splits the normalized text. When the normalizer has turned every space into ``▁`` (Gemma 3's
+    tokenizer.json: Replace(" ", "▁") then Split(" ", MergedWithPrevious)), a literal split on a
+    space matches nothing and is dropped, and a split on ``▁`` matches the native encoder's
+    spaces. A regex split on such text is left to HF (its pattern would need rewriting)."""
+    spaces_gone = v.surface == Surface.METASPACE and any(
+        s.kind == "replace" and s.params.get("string") == " " and s.params.get("content") == "\u2581"
+        for s in v.normalizer)
+    out = []
+    for s in v.pretokenizer:
+        params = dict(s.params)
+        if spaces_gone and s.kind == "split":
+            if "regex" in params:
+                raise UnsupportedError("a regex split of text whose spaces the normalizer turned into ▁")
+            lit = params.get("string", "")
+            if " " in lit:
+                continue  # the normalized text has no spaces left: HF's split matches nothing
+            params["string"] = lit.replace("\u2581", " ")
+        out.append({"kind": s.kind, "params": params})
+    return out
 
 
 def ids_from_bytes(b: bytes) -> np.ndarray:

@@ -43,6 +43,7 @@ def load_model(path: str | os.PathLike):
             from safetensors.torch import save_model
 
             m.config.quantization_config = None
+            m.config.architectures = m.config.architectures or [type(m).__name__]  # GGUF configs lack it
             with atomic_dir(cached, force=True) as tmp:
                 m.config.save_pretrained(tmp)
                 save_model(m, str(tmp / "model.safetensors"))
@@ -146,6 +147,17 @@ def _llama_from_gguf(path: Path):
     return model.to(torch.float32)
 
 
+def hidden_states(model, rows_in, ids):
+    """Final hidden states of ``model`` reading the rows ``rows_in[ids]`` as its input embeddings
+    (ids [T] or [B, T]), applying the scale the model's own embedding layer applies (Gemma
+    multiplies its embeddings by sqrt(d); ``inputs_embeds`` skips that layer)."""
+    scale = getattr(model.get_input_embeddings(), "embed_scale", None)
+    x = rows_in[ids]
+    if scale is not None:
+        x = x * scale.to(x.dtype)
+    return model.model(inputs_embeds=x).last_hidden_state
+
+
 def prefix_id(tok: Tokenizer) -> int:
     """The token a text is conditioned on: BOS when the tokenizer has one, else EOS."""
     v = tok.vocab
@@ -181,7 +193,7 @@ def bits_per_byte(model, tok: Tokenizer, texts: Sequence[str], max_len: int = 10
             n_tokens += len(ids)
             for a in range(0, len(seq) - 1, max_len):
                 window = seq[a: a + max_len + 1]
-                h = model.model(inputs_embeds=e_in[window[:-1]][None]).last_hidden_state[0]
+                h = hidden_states(model, e_in, window[:-1][None])[0]
                 logits = h @ e_out.T
                 if getattr(model.config, "final_logit_softcapping", None):
                     cap = model.config.final_logit_softcapping

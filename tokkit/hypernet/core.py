@@ -40,8 +40,10 @@ def lm_loss(model, table, ids, tied: bool, d_model: int):
     untied); the model's own weights are not touched."""
     import torch.nn.functional as F
 
+    from ..lm import hidden_states
+
     e_in = table[:, :d_model]
     e_out = e_in if tied else table[:, d_model:]
-    h = model.model(inputs_embeds=e_in[ids]).last_hidden_state
+    h = hidden_states(model, e_in, ids)
     logits = h[:, :-1] @ e_out.T
     return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), ids[:, 1:].reshape(-1))

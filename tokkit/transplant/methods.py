@@ -638,6 +638,8 @@ def fill_rows(method: str, model, old: Tokenizer, new: Tokenizer | Vocabulary, a
         for i in miss:
             records[i]["head"] = {"how": "recipe+offset", "offset": round(c, 3)}
             records[i]["head"]["direction_std"] = round(fit_std, 4)
+        if c == 0 and out_recipe is None:
+            untie = False  # the head rows are the input rows: a tied model stays tied
     if tied and not untie:
         return out_in, None, records
     return out_in, out_out, records
@@ -658,11 +660,13 @@ def _calibration(opts: MethodOptions) -> list[str]:
 def _hidden(model, ids, e_in, max_len: int = 1024):
     import torch
 
+    from ..lm import hidden_states
+
     out = []
     with torch.no_grad():
         for a in range(0, len(ids), max_len):
             w = ids[a:a + max_len]
-            out.append(model.model(inputs_embeds=e_in[w][None]).last_hidden_state[0])
+            out.append(hidden_states(model, e_in, torch.as_tensor(w)[None])[0])
     return torch.cat(out) if out else torch.zeros(0, e_in.shape[1])
 
 
