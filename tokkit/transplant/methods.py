@@ -415,6 +415,8 @@ def _gate_words(n: int = GATE_WORDS) -> tuple[list[str], np.ndarray, np.ndarray,
             if len(words) >= n:
                 break
         for w, f in zip(words[:n], freqs[:n]):
+            if "\n" in w:  # the cache joins the forms with newlines
+                continue
             for x in (" " + w, " " + w[:1].upper() + w[1:]):
                 form.append(index.setdefault(x, len(index)))
                 lang.append(li)
