@@ -139,7 +139,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--skip-mergekit", action="store_true")
     ap.add_argument("--methods", default="omp-donor+tied,omp-donor,fvt+tied,fvt,hybrid",
-                    help="tokkit runs: METHOD[+HEAD], omp-donor = OMP with the donor model and k=64.")
+                    help="tokkit runs: METHOD[+HEAD]; omp-donor[@N] = OMP with the donor model, k=64 (and N "
+                         "candidates, default 64 x k).")
     ap.add_argument("--json", help="Also write the results here.")
     args = ap.parse_args()
 
@@ -182,11 +183,15 @@ def main() -> None:
         show("mergekit-tokensurgeon (defaults: OMP, k=64)", secs, score(mk_out))
     for m in args.methods.split(","):
         name, _, head = m.partition("+")
+        name, _, cand = name.partition("@")
         out = root / f"out-tokkit-{m}"
         cmd = [sys.executable, "-m", "tokkit", "transplant", str(gemma), str(donor), "--out", str(out), "--force"]
         if name == "omp-donor":
             cmd += ["--method", "omp", "--donor", str(donor), "--k", "64"]
             label = "tokkit OMP, donor model, k=64"
+            if cand:
+                cmd += ["--omp-candidates", cand]
+                label += f", {cand} candidates"
         else:
             cmd += ["--method", name]
             label = f"tokkit {name}"

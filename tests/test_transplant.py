@@ -341,3 +341,21 @@ def test_real_decomposition_block_of_the_omp_space(smol):
     assert len(ids) > 1
     assert torch.allclose(z_new[0], z_old[ids].mean(0), atol=1e-5)
     assert torch.allclose(z_new[1], z_old[int(old.encode(" the")[0])], atol=1e-5)
+
+
+def test_omp_candidate_screen_defaults_to_64_per_atom(monkeypatch):
+    """Each target's dictionary is cut to 64 x k anchors unless told otherwise (0: no cut): 512 in
+    the aux space (k=8), 4,096 with a donor model (k=64), where 512 cost 5% in English."""
+    from tokkit.transplant import methods
+
+    seen = []
+
+    def fake(targets, dictionary, k, candidates=512, **kw):
+        seen.append(candidates)
+        return torch.zeros(len(targets), k, dtype=torch.long), torch.zeros(len(targets), k)
+
+    monkeypatch.setattr(methods, "omp", fake)
+    t, d, ids = torch.zeros(2, 4), torch.zeros(5, 4), torch.arange(5)
+    for k, cand in [(8, None), (64, None), (64, 1000), (64, 0)]:
+        methods._omp_recipe(t, d, ids, k, candidates=cand)
+    assert seen == [512, 4096, 1000, None]

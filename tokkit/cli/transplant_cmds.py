@@ -14,6 +14,8 @@ from ..transplant.methods import HEADS, METHODS
               help="How rows of new tokens are made.")
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Output model directory.")
 @click.option("--k", type=int, help="OMP: anchors per token (default 64 with a donor model, 8 with aux/corpus).")
+@click.option("--omp-candidates", type=int,
+              help="OMP: anchors screened per token before the fit (default 64 x k; 0: all, slow).")
 @click.option("--donor", default="aux", show_default=True,
               help="OMP donor space: aux (MiniLM), corpus (vectors from --donor-corpus tokenized with the new "
                    "tokenizer), or the path of a donor model that uses the new tokenizer.")
@@ -32,8 +34,8 @@ from ..transplant.methods import HEADS, METHODS
 @click.option("--pad-to-multiple", type=int, help="Pad the embedding matrices to a multiple of this.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--force", is_flag=True, help="Write into an existing non-empty directory.")
-def transplant(model, tokenizer, method, out, k, donor, donor_corpus, omp_anchors, decomposition_weight, gate,
-               head, hypernet, pad_to_multiple, seed, force):
+def transplant(model, tokenizer, method, out, k, omp_candidates, donor, donor_corpus, omp_anchors,
+               decomposition_weight, gate, head, hypernet, pad_to_multiple, seed, force):
     """Give MODEL (an HF model directory or a GGUF file) the tokenizer TOKENIZER (any format tokkit
     reads); write a stock HF checkpoint to --out, with transplant_record.json."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -54,8 +56,8 @@ def transplant(model, tokenizer, method, out, k, donor, donor_corpus, omp_anchor
         raise TokkitError("--donor-corpus is only used with --donor corpus")
     if hypernet and method != "zett":
         raise TokkitError("--hypernet is only used with --method zett")
-    opts = MethodOptions(k=k, donor=donor, donor_texts=texts, head=head, seed=seed, hypernet=hypernet,
-                         anchors=omp_anchors, decomposition_weight=decomposition_weight, gate=gate)
+    opts = MethodOptions(k=k, candidates=omp_candidates, donor=donor, donor_texts=texts, head=head, seed=seed,
+                         hypernet=hypernet, anchors=omp_anchors, decomposition_weight=decomposition_weight, gate=gate)
     with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                   TimeElapsedColumn(), transient=True) as bar:
         tasks: dict[str, int] = {}

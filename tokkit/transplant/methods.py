@@ -64,6 +64,10 @@ class MethodOptions:
     #: OMP atoms: None = 64 with a donor model (mergekit's default) and 8 in the aux and corpus
     #: spaces (385 and 256 dimensions: 64 atoms fit noise there; measured in docs/transplant.md)
     k: int | None = None
+    #: OMP: each target's dictionary is first cut to its most correlated anchors; None = 64 * k
+    #: (512 with k=8, 4096 with a donor model's k=64: 512 there cost Gemma-3-270m -> SmolLM2
+    #: 0.9815 vs 0.9341 bits/byte in English, docs/benchmarks.md); 0 = no cut (slow)
+    candidates: int | None = None
     donor: str = "aux"  # OMP donor space: "aux", "corpus" or the path of a donor model
     donor_texts: Sequence[str] = field(default_factory=list)  # for donor="corpus"
     #: OMP in the aux space: weight of the decomposition block appended to the donor space (the
@@ -488,9 +492,9 @@ def _decomposition_block(e_in, normal, fvt: Recipe, opts: MethodOptions):
     return z, fvt.apply(z, normal)
 
 
-def _omp_recipe(targets, anchors_space, anchor_old_ids, k: int, valid=None) -> Recipe:
+def _omp_recipe(targets, anchors_space, anchor_old_ids, k: int, valid=None, candidates: int | None = None) -> Recipe:
     n = targets.shape[0]
-    atoms, coefs = omp(targets, anchors_space, k)
+    atoms, coefs = omp(targets, anchors_space, k, candidates=(64 * k if candidates is None else candidates) or None)
     ids = anchor_old_ids[atoms].numpy()
     w = coefs.numpy().astype(np.float32)
     how = ["omp"] * n
@@ -587,7 +591,7 @@ def fill_rows(method: str, model, old: Tokenizer, new: Tokenizer | Vocabulary, a
                 # every old token has a vector in this space and a row in the base model, so
                 # the dictionary need not stop at the shared tokens
                 anchor_old = normal
-            in_recipe = _omp_recipe(space_new, space_old[anchor_old], anchor_old, k)
+            in_recipe = _omp_recipe(space_new, space_old[anchor_old], anchor_old, k, candidates=opts.candidates)
             lam = english()
             if lam is not None:
                 # MiniLM reads English: a token's OMP row counts by its English share, FVT's
@@ -599,7 +603,8 @@ def fill_rows(method: str, model, old: Tokenizer, new: Tokenizer | Vocabulary, a
             space = corpus_space(new_tok, opts.donor_texts, seed=opts.seed)
             seen = space.abs().sum(1) > 0
             ok = seen[shared]
-            in_recipe = _omp_recipe(space[miss_t], space[shared][ok], anchor_old[ok], k, valid=seen[miss_t])
+            in_recipe = _omp_recipe(space[miss_t], space[shared][ok], anchor_old[ok], k, valid=seen[miss_t],
+                                    candidates=opts.candidates)
         else:
             from ..lm import load_model
 
@@ -611,10 +616,10 @@ def fill_rows(method: str, model, old: Tokenizer, new: Tokenizer | Vocabulary, a
                                   f"the new tokenizer's {newv.size} tokens: it does not use this tokenizer")
             dd = donor.get_input_embeddings().weight.shape[1]
             din = drows[:, :dd]
-            in_recipe = _omp_recipe(din[miss_t], din[shared], anchor_old, k)
+            in_recipe = _omp_recipe(din[miss_t], din[shared], anchor_old, k, candidates=opts.candidates)
             if not dtied and not tied:  # the head separately, in the donor's head space
                 dout = drows[:, dd:]
-                out_recipe = _omp_recipe(dout[miss_t], dout[shared], anchor_old, k)
+                out_recipe = _omp_recipe(dout[miss_t], dout[shared], anchor_old, k, candidates=opts.candidates)
         if any(h == "fallback-fvt" for h in in_recipe.how):
             fb = [r for r, h in enumerate(in_recipe.how) if h == "fallback-fvt"]
             fv = _fvt([tokens[r] for r in fb], old, opts.max_pieces)
