@@ -1,4 +1,4 @@
-"""Wall time of `tokkit transplant` (OMP, the default k=64) for SmolLM2-135M -> GPT-2 (50,257
+"""Wall time of `tokkit transplant` (OMP, its defaults: aux donor, k=8) for SmolLM2-135M -> GPT-2 (50,257
 tokens), as a user runs it: one CLI process each, on this machine's cores (issue: transplant,
 target at most 2 minutes on 2 CPU cores).
 
