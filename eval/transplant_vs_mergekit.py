@@ -60,47 +60,31 @@ def gemma_gguf(root: Path) -> Path:
     data = b"".join(d for _, d in sorted(parts))
     if hashlib.sha256(data).hexdigest() != GEMMA_SHA256:
         raise SystemExit("the assembled Gemma GGUF does not match its published SHA-256")
-    tmp = out.with_suffix(".tmp")
-    tmp.write_bytes(data)
-    tmp.rename(out)
+    from tokkit.io import write_bytes_atomic
+
+    write_bytes_atomic(out, data)
     return out
 
 
 def hf_dir(gguf: Path, out: Path, tokenizer_class: str | None = None) -> Path:
-    """A plain HF checkpoint directory of a GGUF model (what mergekit reads)."""
+    """A plain HF checkpoint directory of a GGUF model (what mergekit reads): the float32 model
+    tokkit loads (from its dequantized cache) saved by transformers, which names the tied matrix
+    model.embed_tokens.weight and records the architecture, plus the GGUF's tokenizer."""
     if (out / "config.json").exists():
         return out
     from transformers import AutoTokenizer
 
-    from tokkit.io import cache_dir, sha256_file
+    from tokkit.io import atomic_dir
     from tokkit.lm import load_model
 
-    load_model(gguf)  # dequantizes once into tokkit's model cache
-    cached = cache_dir() / "models" / sha256_file(gguf)[:16]
-    tmp = out.with_name(out.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    shutil.copytree(cached, tmp)
-    tok = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
-    tok.save_pretrained(tmp)
-    cfg = json.loads((tmp / "config.json").read_text())
-    if cfg.get("tie_word_embeddings", True):
-        # safetensors keeps one name of a tied pair (here lm_head.weight); checkpoints on the hub,
-        # and mergekit, name it model.embed_tokens.weight
-        from safetensors.torch import load_file, save_file
-
-        sd = load_file(tmp / "model.safetensors")
-        if "model.embed_tokens.weight" not in sd and "lm_head.weight" in sd:
-            sd["model.embed_tokens.weight"] = sd.pop("lm_head.weight")
-            save_file(sd, tmp / "model.safetensors", metadata={"format": "pt"})
-    if not cfg.get("architectures"):  # a cache written before tokkit recorded it
-        model, _ = load_model(gguf)
-        cfg["architectures"] = [type(model).__name__]
-        (tmp / "config.json").write_text(json.dumps(cfg, indent=1))
-    if tokenizer_class:
-        cfg = json.loads((tmp / "tokenizer_config.json").read_text())
-        cfg["tokenizer_class"] = tokenizer_class
-        (tmp / "tokenizer_config.json").write_text(json.dumps(cfg, indent=1))
-    tmp.rename(out)
+    model, _ = load_model(gguf)
+    with atomic_dir(out, force=True) as tmp:
+        model.save_pretrained(tmp)
+        AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name).save_pretrained(tmp)
+        if tokenizer_class:
+            cfg = json.loads((tmp / "tokenizer_config.json").read_text())
+            cfg["tokenizer_class"] = tokenizer_class
+            (tmp / "tokenizer_config.json").write_text(json.dumps(cfg, indent=1))
     return out
 
 
@@ -181,7 +165,7 @@ def main() -> None:
         secs = timed([sys.executable, "-c", "from mergekit.scripts.tokensurgeon import main; main()",
                       str(base), str(donor), str(mk_out)], env, log=root / "mergekit.log")
         show("mergekit-tokensurgeon (defaults: OMP, k=64)", secs, score(mk_out))
-    for m in args.methods.split(","):
+    for m in filter(None, args.methods.split(",")):
         name, _, head = m.partition("+")
         name, _, cand = name.partition("@")
         out = root / f"out-tokkit-{m}"

@@ -359,3 +359,5 @@ def test_omp_candidate_screen_defaults_to_64_per_atom(monkeypatch):
     for k, cand in [(8, None), (64, None), (64, 1000), (64, 0)]:
         methods._omp_recipe(t, d, ids, k, candidates=cand)
     assert seen == [512, 4096, 1000, None]
+    with pytest.raises(TokkitError, match="candidates must be >= 0"):
+        fill_rows("omp", None, None, None, None, MethodOptions(candidates=-1))

@@ -81,7 +81,8 @@ class MethodOptions:
     anchors: str = "old"
     #: how much each new token trusts MiniLM (an English model): "language" (default) weighs the
     #: MiniLM-based part of OMP (aux donor) and of hybrid (its global part) by the token's English
-    #: share in bundled reference text (:func:`english_share`), the rest going to FVT; "off"
+    #: share in bundled text and wordfreq's word lists (:func:`english_share`), the rest going to
+    #: FVT; "off"
     gate: str = "language"
     #: UDHR languages (ISO 639-3) kept out of the gate's non-English reference text (an
     #: evaluation on a UDHR translation keeps its own language out)
@@ -446,6 +447,8 @@ def english_share(tok: Tokenizer, exclude: Sequence[str] = ()) -> np.ndarray:
     0.5 for a token seen in neither. A licence counts as English when English function words
     outnumber others threefold (a few licences are German or French; a crude test, enough to
     keep them out)."""
+    import scipy.sparse as sp
+
     english, other = _gate_texts(tuple(sorted(exclude)))
     size = tok.vocab.size
 
@@ -455,15 +458,12 @@ def english_share(tok: Tokenizer, exclude: Sequence[str] = ()) -> np.ndarray:
 
     fe, fo = freq(english), freq(other)
     forms, form, lang, weight, en = _gate_words()
-    ids, lens = tok.encode_batch_flat(forms)  # each distinct form once; entries gather its ids
-    lens = lens.astype(np.int64)
-    start = np.concatenate([[0], np.cumsum(lens)[:-1]])
-    n = lens[form]
-    entry = np.repeat(np.arange(len(form)), n)
-    pos = start[form][entry] + np.arange(n.sum()) - np.repeat(np.cumsum(n) - n, n)
-    nl = int(lang.max()) + 1
-    table = np.bincount(lang[entry] * size + ids[pos].astype(np.int64), weights=weight[entry],
-                        minlength=nl * size).reshape(nl, size)
+    ids, lens = tok.encode_batch_flat(forms)  # each distinct form once
+    rows = np.repeat(np.arange(len(forms)), lens.astype(np.int64))
+    counts = sp.csr_matrix((np.ones(len(ids)), (rows, ids.astype(np.int64))), shape=(len(forms), size))
+    # [language, form] word frequencies times [form, token] counts: each language's token frequencies
+    mix = sp.csr_matrix((weight, (lang, form)), shape=(int(lang.max()) + 1, len(forms)))
+    table = (mix @ counts).toarray()
     table /= np.maximum(table.sum(1, keepdims=True), 1e-300)
     we, wo = table[en], np.delete(table, en, axis=0).mean(0)
     pe = ((fe + 0.5) / fe.sum() + we) / 2
@@ -521,6 +521,8 @@ def fill_rows(method: str, model, old: Tokenizer, new: Tokenizer | Vocabulary, a
         raise TokkitError(f"unknown head policy {opts.head!r} (choose from {', '.join(HEADS)})")
     if opts.gate not in ("language", "off"):
         raise TokkitError(f"unknown gate {opts.gate!r} (choose from language, off)")
+    if opts.candidates is not None and opts.candidates < 0:
+        raise TokkitError(f"OMP candidates must be >= 0 (0: all anchors), got {opts.candidates}")
     if opts.anchors not in ("old", "shared") or opts.decomposition_weight < 0:
         raise TokkitError(f"OMP anchors must be 'old' or 'shared' and the decomposition weight >= 0 "
                           f"(got {opts.anchors!r}, {opts.decomposition_weight})")
