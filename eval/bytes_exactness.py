@@ -3,8 +3,9 @@
 1. Oracle: a toy byte-level BPE (GPT-2 pretokenizer, 12 merges) and a tiny random Llama
    (float64); every prefix of random strings over "abc " scored by ByteLM and by brute-force
    enumeration of token sequences (tokkit.bytes.oracle), both semantics.
-2. SmolLM2-135M: canonical byte-level log-probabilities of token-aligned texts (whole texts from
-   this repository's docs and code) vs the token-level figure (the text's own tokens, same
+2. SmolLM2-135M: canonical byte-level log-probabilities of token-aligned texts (whole lines from
+   this repository's docs and code, tab-indented Go from the cached go-src corpus, and a TSV
+   file: `corpora/build_cached.py go-src --install` first) vs the token-level figure (the text's own tokens, same
    conditioning token, the same renormalisation over text tokens + end of text): with the end
    of text the two are the same quantity; without it the byte level also counts the texts that
    continue the last word.
@@ -62,15 +63,44 @@ def oracle_part(n_strings: int, seed: int) -> dict:
     return out
 
 
+def _cut(t: str, size: int) -> str:
+    """About ``size`` bytes of whole lines from the middle third of ``t``."""
+    a = t.find("\n", len(t) // 3) + 1
+    b = t.rfind("\n", a, a + size) + 1
+    return t[a:b]
+
+
+def tab_texts(size: int) -> dict[str, str]:
+    """Tab-indented Go (the held-out split of the cached go-src corpus: the first document with
+    tab-indented lines) and a TSV file shipped with the Go sources (Debian golang-1.19-src)."""
+    import gzip
+    import json
+
+    from tokkit.io import cache_dir
+
+    out = {}
+    go = cache_dir() / "corpora" / "go-src" / "heldout.jsonl.gz"
+    if go.exists():
+        with gzip.open(go, "rt", encoding="utf-8") as f:
+            for line in f:
+                d = json.loads(line)
+                t = _cut(d["text"], size)
+                if t.count("\n\t") >= 5:
+                    out[f"go:{d['id']}"] = t
+                    break
+    tsv = Path("/usr/share/go-1.19/src/cmd/go/internal/modconv/testdata/juju.tsv")
+    if tsv.exists():
+        t = tsv.read_text(encoding="utf-8")
+        out[f"tsv:{tsv.name}"] = t[: t.rfind("\n", 0, size) + 1]
+    return out
+
+
 def texts(n_each: int, size: int) -> dict[str, str]:
     out = {}
     for name, paths in {"prose": ["docs/architecture.md", "docs/train.md", "docs/formats.md"],
                         "code": ["tokkit/tokenizer.py", "tokkit/counts.py", "tokkit/corpora.py"]}.items():
         for k, p in enumerate(paths[:n_each]):
-            t = (ROOT / p).read_text(encoding="utf-8")
-            a = t.find("\n", len(t) // 3) + 1
-            b = t.rfind("\n", a, a + size) + 1
-            out[f"{name}{k}:{p}"] = t[a:b]
+            out[f"{name}{k}:{p}"] = _cut((ROOT / p).read_text(encoding="utf-8"), size)
     return out
 
 
@@ -85,7 +115,7 @@ def smollm2_part(n_each: int, size: int) -> dict:
     lm = ByteLM(model, tok, semantics="canonical")
     allowed = torch.as_tensor(lm._allowed)
     rows = {}
-    for name, t in texts(n_each, size).items():
+    for name, t in {**texts(n_each, size), **tab_texts(size)}.items():
         x = t.encode()
         ids = [int(i) for i in tok.encode(t)]
         with torch.no_grad():

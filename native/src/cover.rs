@@ -228,7 +228,8 @@ impl CoverVocab {
     /// can split differently from its middle: GPT-2's `\s+(?!\S)` gives "a  " as a,"  " but
     /// "a  b" as a," "," b").
     fn canonical_prefix_probe(&self, win: &[u32], wbytes: &[u8], v: u32) -> bool {
-        const PROBES: [&str; 10] = [" ", "\n", "a", "A", "0", ".", "(", "b", "\u{e000}", "\u{4e00}"];
+        const PROBES: [&str; 13] =
+            [" ", "\n", "\t", "\r", "\u{a0}", "a", "A", "0", ".", "(", "b", "\u{e000}", "\u{4e00}"];
         PROBES.iter().any(|p| {
             let mut y = wbytes.to_vec();
             y.extend_from_slice(&self.tokens[v as usize]);
@@ -492,7 +493,10 @@ impl Cover {
             let node = &self.nodes[c as usize];
             let Some(ch) = voc.trie.child(node.at as usize, b) else { continue };
             let d = node.dist.as_ref().unwrap();
-            if d.sub[ch] <= 0.0 {
+            // canonical: a token that may not end the text here can still start a canonical
+            // encoding of a longer text (probe rule below: "a\t" + "\t" before "b"), so a
+            // subtree without allowed mass is no reason to stop
+            if d.sub[ch] <= 0.0 && d.allowed.is_none() {
                 continue;
             }
             for &v in voc.trie.node_ids(ch) {
@@ -511,7 +515,11 @@ impl Cover {
                     }
                 }
             }
-            if voc.trie.children(ch).any(|(_, g)| d.sub[g] > 0.0) {
+            let deeper = match &d.allowed {
+                None => voc.trie.children(ch).any(|(_, g)| d.sub[g] > 0.0),
+                Some(_) => voc.trie.children(ch).next().is_some(),
+            };
+            if deeper {
                 keep.push((c, ch));
             }
         }
