@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import difflib
 import functools
-import gzip
 import json
 import os
 import sys
@@ -24,8 +23,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import TokkitError
+from .errors import FormatError, TokkitError
 from .io import cache_dir  # $TOKKIT_CACHE or ~/.cache/tokkit
+from .textio import iter_records, iter_texts, read_text
 
 __all__ = [
     "BUNDLED",
@@ -88,7 +88,14 @@ def _suggest(name: str, options: list[str]) -> str:
 # -- UDHR ----------------------------------------------------------------------------------------
 @functools.lru_cache(maxsize=1)
 def _udhr_index() -> dict:
-    return json.loads((corpora_dir() / "udhr" / "index.json").read_text(encoding="utf-8"))
+    path = corpora_dir() / "udhr" / "index.json"
+    try:
+        index = json.loads(read_text(path))
+    except (ValueError, RecursionError):
+        raise FormatError(path, "not a valid JSON index") from None
+    if not isinstance(index, dict) or not isinstance(index.get("languages"), list):
+        raise FormatError(path, "no 'languages' list")
+    return index
 
 
 def udhr_languages() -> list[dict]:
@@ -114,7 +121,11 @@ def _udhr_key(lang: str) -> str:
 @functools.cache
 def _udhr_texts(key: str) -> tuple[str, ...]:
     path = corpora_dir() / "udhr" / f"{key}.jsonl"
-    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+    rows = []
+    for lineno, r in iter_records(path):
+        if not (isinstance(r.get("unit"), int) and isinstance(r.get("text"), str)):
+            raise FormatError(path, f"line {lineno}: a UDHR record needs an integer 'unit' and a string 'text'")
+        rows.append(r)
     return tuple(r["text"] for r in sorted(rows, key=lambda r: r["unit"]))
 
 
@@ -134,12 +145,9 @@ def udhr_parallel(langs: list[str] | None = None) -> dict[str, list[str]]:
 
 
 # -- files with a split ----------------------------------------------------------------------------
-def _read_jsonl(path: Path) -> Iterator[dict]:
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", encoding="utf-8") as f:
-        for line in f:
-            if line.strip():
-                yield json.loads(line)
+def _read_texts(path: Path) -> Iterator[str]:
+    """The ``text`` of each record of a corpus JSONL file (bounded reads, checked to the end)."""
+    return iter_texts(path, text_field="text")
 
 
 def _split_files(directory: Path, stem: str, split: str) -> list[Path]:
@@ -179,8 +187,7 @@ def open_corpus(name: str, lang: str | None = None, split: str = "train") -> Ite
         if lang not in (None, "eng", "en"):
             raise TokkitError(f"the legal corpus is English only, not {lang!r}")
         for p in _split_files(corpora_dir() / "legal", "spdx_", split):
-            for row in _read_jsonl(p):
-                yield row["text"]
+            yield from _read_texts(p)
         return
     if name in CACHED:
         d = _cached_dir(name)
@@ -201,8 +208,7 @@ def open_corpus(name: str, lang: str | None = None, split: str = "train") -> Ite
                                   f"leave lang out, not {lang!r}")
             files = _split_files(d, "", split)
         for p in files:
-            for row in _read_jsonl(p):
-                yield row["text"]
+            yield from _read_texts(p)
         return
     raise TokkitError(f"unknown corpus {name!r}{_suggest(name, list(BUNDLED + CACHED))} "
                       f"(known: {', '.join(BUNDLED + CACHED)})")

@@ -11,78 +11,22 @@ trainer reads files); JSONL one document per line.
 
 from __future__ import annotations
 
-import gzip
-import io
 import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Sequence
+from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
 from . import _native
 from .errors import FormatError, TokkitError
+from .textio import MAX_RECORD_BYTES, iter_texts, regular_file
 from .vocab.model import Step
 
 BATCH_BYTES = 8 << 20  # texts handed to the native counter at a time
 SCHEMA_VERSION = 1
-
-
-def _open_binary(path: Path) -> io.BufferedIOBase:
-    name = path.name
-    if name.endswith(".gz"):
-        return gzip.open(path, "rb")  # type: ignore[return-value]
-    if name.endswith(".zst"):
-        import zstandard
-
-        return io.BufferedReader(zstandard.ZstdDecompressor().stream_reader(open(path, "rb")))  # type: ignore[arg-type]
-    return open(path, "rb")
-
-
-def _is_jsonl(path: Path) -> bool:
-    return any(path.name.endswith(s) for s in (".jsonl", ".jsonl.gz", ".jsonl.zst", ".ndjson"))
-
-
-def iter_texts(path: str | os.PathLike, text_field: str = "text", errors: str = "strict") -> Iterator[str]:
-    """Texts of one corpus file: lines of plain text, or the ``text_field`` of JSONL records.
-
-    Invalid UTF-8 raises a TokkitError naming the file and the byte offset (in the decompressed
-    stream) unless ``errors="replace"``.
-    """
-    path = Path(path)
-    if not path.exists():
-        raise TokkitError(f"{path}: no such file")
-    if errors not in ("strict", "replace"):
-        raise TokkitError(f"unknown errors mode {errors!r} (strict or replace)")
-    jsonl = _is_jsonl(path)
-    offset = 0
-    try:
-        with _open_binary(path) as f:
-            for lineno, raw in enumerate(f, 1):
-                try:
-                    line = raw.decode("utf-8", errors)
-                except UnicodeDecodeError as e:
-                    raise FormatError(path, f"invalid UTF-8 at byte {offset + e.start} (line {lineno}); "
-                                            "use --errors replace to substitute U+FFFD") from None
-                offset += len(raw)
-                if jsonl:
-                    if not line.strip():
-                        continue
-                    try:
-                        rec = json.loads(line)
-                    except json.JSONDecodeError as e:
-                        raise FormatError(path, f"line {lineno}: invalid JSON ({e.msg})") from None
-                    text = rec.get(text_field) if isinstance(rec, dict) else None
-                    if not isinstance(text, str):
-                        raise FormatError(path, f"line {lineno}: no string field {text_field!r}")
-                    yield text
-                else:
-                    yield line
-    except (OSError, EOFError) as e:  # truncated gzip/zstd streams
-        if isinstance(e, FileNotFoundError):
-            raise
-        raise FormatError(path, f"cannot read ({e})") from None
+U64_MAX = (1 << 64) - 1
 
 
 @dataclass
@@ -93,13 +37,15 @@ class CountTable:
     counts: np.ndarray  # uint64, aligned with pieces, pieces sorted by bytes
     pretokenizer: list[dict]
     meta: dict = field(default_factory=dict)
+    path: Path | None = None  # the file it was loaded from, for error messages
 
     def __len__(self) -> int:
         return len(self.pieces)
 
     @property
     def total(self) -> int:
-        return int(self.counts.sum())
+        """The sum of the counts, exact (a Python int; it may exceed 64 bits)."""
+        return _exact_sum(self.counts)
 
     def as_dict(self) -> dict[bytes, int]:
         return dict(zip(self.pieces, self.counts.tolist()))
@@ -124,11 +70,11 @@ class CountTable:
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "CountTable":
+        """Read a table written by :meth:`save`; anything else (wrong column types, nulls,
+        negative counts, bad metadata) is a FormatError naming the file."""
         import pyarrow.parquet as pq
 
-        path = Path(path)
-        if not path.exists():
-            raise TokkitError(f"{path}: no such file")
+        path = regular_file(path)
         try:
             table = pq.read_table(path)
         except Exception as e:  # pyarrow raises ArrowInvalid and friends on damage
@@ -136,9 +82,49 @@ class CountTable:
         md = table.schema.metadata or {}
         if b"tokkit.pretokenizer" not in md or table.column_names != ["piece", "count"]:
             raise FormatError(path, "not a tokkit count table (missing columns or metadata)")
-        return cls(pieces=table.column("piece").to_pylist(),
-                   counts=np.asarray(table.column("count").to_numpy(), dtype=np.uint64),
-                   pretokenizer=json.loads(md[b"tokkit.pretokenizer"]), meta=json.loads(md.get(b"tokkit.meta", b"{}")))
+        pretok, meta = _table_metadata(path, md)
+        return cls(pieces=_piece_column(path, table.column("piece")),
+                   counts=_count_column(path, table.column("count")), pretokenizer=pretok, meta=meta, path=path)
+
+
+def _table_metadata(path: Path, md: dict) -> tuple[list[dict], dict]:
+    try:
+        pretok = json.loads(md[b"tokkit.pretokenizer"])
+        meta = json.loads(md.get(b"tokkit.meta", b"{}"))
+    except (ValueError, RecursionError):
+        raise FormatError(path, "count table metadata is not valid JSON") from None
+    if not (isinstance(pretok, list) and all(isinstance(s, dict) for s in pretok)) or not isinstance(meta, dict):
+        raise FormatError(path, "count table metadata: the pretokenizer must be a list of steps, meta an object")
+    return pretok, meta
+
+
+def _piece_column(path: Path, col) -> list[bytes]:
+    import pyarrow as pa
+
+    if not (pa.types.is_binary(col.type) or pa.types.is_large_binary(col.type)):
+        raise FormatError(path, f"column 'piece' has type {col.type}, not binary")
+    if col.null_count:
+        raise FormatError(path, f"column 'piece' has {col.null_count} null values")
+    return col.to_pylist()
+
+
+def _count_column(path: Path, col) -> np.ndarray:
+    import pyarrow as pa
+
+    if not pa.types.is_integer(col.type):
+        raise FormatError(path, f"column 'count' has type {col.type}, not an integer")
+    if col.null_count:
+        raise FormatError(path, f"column 'count' has {col.null_count} null values")
+    counts = col.to_numpy()
+    if counts.dtype.kind == "i" and len(counts) and counts.min() < 0:
+        raise FormatError(path, f"column 'count' has a negative count ({int(counts.min())})")
+    return counts.astype(np.uint64)
+
+
+def _exact_sum(counts: np.ndarray) -> int:
+    """Sum of uint64 counts without wrapping: high and low 32-bit halves summed apart."""
+    c = np.asarray(counts, dtype=np.uint64)
+    return (int((c >> np.uint64(32)).sum()) << 32) + int((c & np.uint64(0xFFFFFFFF)).sum())
 
 
 def _steps_json(pretokenizer: Sequence[Step] | Sequence[dict]) -> list[dict]:
@@ -170,42 +156,64 @@ def count_texts(texts: Iterable[str], pretokenizer: Sequence[Step] | Sequence[di
 def count_files(paths: Sequence[str | os.PathLike], pretokenizer: Sequence[Step] | Sequence[dict],
                 text_field: str = "text", errors: str = "strict", batch_bytes: int = BATCH_BYTES,
                 progress: Callable[[int], None] | None = None,
-                transform: Callable[[str], Iterable[str]] | None = None) -> CountTable:
+                transform: Callable[[str], Iterable[str]] | None = None,
+                max_record_bytes: int = MAX_RECORD_BYTES) -> CountTable:
     """Count the pretokens of corpus files; ``progress(n_bytes)`` is called after each batch.
 
     ``transform(text)`` -> texts, when given, runs on each text before pretokenization (a
-    trainer's normalizer, cutting added tokens out of the text).
+    trainer's normalizer, cutting added tokens out of the text). Every path must be a regular
+    file (checked before any is read); a line longer than ``max_record_bytes`` is a FormatError.
     """
     from . import __version__
     from .io import sha256_file
 
+    files = [regular_file(p) for p in paths]
     pretok = _steps_json(pretokenizer)
     try:
         counter = _native.Counter(json.dumps(pretok))
     except ValueError as e:
         raise TokkitError(f"pretokenizer: {e}") from None
     sources = []
-    for p in paths:
-        p = Path(p)
-        batch, size = [], 0
-        for t in iter_texts(p, text_field=text_field, errors=errors):
-            size += len(t)
-            if transform is None:
-                batch.append(t)
-            else:
-                batch.extend(transform(t))
-            if size >= batch_bytes:
-                counter.add_texts(batch)
-                if progress:
-                    progress(size)
-                batch, size = [], 0
-        if batch:
-            counter.add_texts(batch)
-            if progress:
-                progress(size)
+    for p in files:
+        texts = iter_texts(p, text_field=text_field, errors=errors, max_record_bytes=max_record_bytes)
+        _count_batches(counter, texts, batch_bytes, progress, transform)
         sources.append({"path": str(p), "bytes": p.stat().st_size, "sha256": sha256_file(p)})
     meta = {"sources": sources, "text_field": text_field, "errors": errors, "tool": f"tokkit {__version__}"}
     return _from_counter(counter, pretok, meta)
+
+
+def _count_batches(counter, texts: Iterable[str], batch_bytes: int, progress: Callable[[int], None] | None,
+                   transform: Callable[[str], Iterable[str]] | None) -> None:
+    batch: list[str] = []
+    size = 0
+    for t in texts:
+        size += len(t)
+        if transform is None:
+            batch.append(t)
+        else:
+            batch.extend(transform(t))
+        if size >= batch_bytes:
+            counter.add_texts(batch)
+            if progress:
+                progress(size)
+            batch, size = [], 0
+    if batch:
+        counter.add_texts(batch)
+        if progress:
+            progress(size)
+
+
+def _check_no_overflow(tables: Sequence[CountTable]) -> None:
+    """Refuse a merge where a piece's summed count would not fit in 64 bits (the native counter
+    would wrap around). Exact Python sums, piece by piece, only when the grand total is that large."""
+    if sum(t.total for t in tables) <= U64_MAX:
+        return
+    sums: dict[bytes, int] = {}
+    for t in tables:
+        for piece, n in zip(t.pieces, t.counts.tolist()):
+            s = sums[piece] = sums.get(piece, 0) + n
+            if s > U64_MAX:
+                raise FormatError(t.path, f"the count of pretoken {piece!r} overflows 64 bits when merged ({s:,})")
 
 
 def merge(tables: Sequence[CountTable]) -> CountTable:
@@ -215,9 +223,19 @@ def merge(tables: Sequence[CountTable]) -> CountTable:
     pretok = tables[0].pretokenizer
     for t in tables[1:]:
         if t.pretokenizer != pretok:
-            raise TokkitError("count tables made with different pretokenizers cannot be merged")
-    counter = _native.Counter(json.dumps(pretok))
+            where = f"{t.path}: " if t.path else ""
+            raise TokkitError(f"{where}count tables made with different pretokenizers cannot be merged")
+    _check_no_overflow(tables)
+    try:
+        counter = _native.Counter(json.dumps(pretok))
+    except ValueError as e:
+        raise FormatError(tables[0].path, f"pretokenizer: {e}") from None
     for t in tables:
         counter.add_counts(t.pieces, t.counts.tolist())
-    sources = [s for t in tables for s in t.meta.get("sources", [])]
+    sources = []
+    for t in tables:
+        s = t.meta.get("sources", [])
+        if not isinstance(s, list):
+            raise FormatError(t.path, "count table metadata: 'sources' is not a list")
+        sources += s
     return _from_counter(counter, pretok, {"sources": sources, "merged_from": len(tables)})

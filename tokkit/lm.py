@@ -10,60 +10,208 @@ conditioned on the tokenizer's BOS token (else its EOS token), divided by the te
 
 from __future__ import annotations
 
+import json
 import math
 import os
 from pathlib import Path
 from typing import Sequence
 
-from .errors import TokkitError
+from .errors import FormatError, TokkitError
 from .tokenizer import Tokenizer
 
 
 def load_model(path: str | os.PathLike):
     """(model, tokenizer) for an HF model directory (with config.json) or a GGUF file; float32,
-    eval mode."""
-    import torch
-    from transformers import AutoModelForCausalLM
-    from transformers.utils import logging as hf_logging
+    eval mode.
 
-    from .io import atomic_dir, cache_dir, sha256_file
-
-    hf_logging.disable_progress_bar()  # tokkit's CLI draws its own progress
+    Nothing from the model runs as code: a directory whose config asks for custom code
+    (``auto_map``, or a ``model_type`` transformers does not know) or whose only weights are
+    pickles (``pytorch_model.bin``) is refused before transformers reads it, and every load passes
+    ``trust_remote_code=False`` and ``use_safetensors=True``. A model whose weights are missing
+    (a vocabulary-only GGUF, a checkpoint without some tensors) or not finite is refused too,
+    before anything is written to the cache."""
     p = Path(path)
     if not p.exists():
         raise TokkitError(f"{p}: no such model file or directory")
     if p.is_file() and p.suffix == ".gguf":
-        cached = cache_dir() / "models" / sha256_file(p)[:16]
-        if not (cached / "config.json").exists():
-            m = _llama_from_gguf(p)
-            if m is None:  # another architecture or tensor type: transformers' own loader
-                m = AutoModelForCausalLM.from_pretrained(str(p.parent), gguf_file=p.name, dtype=torch.float32)
-            # transformers will not save_pretrained a model it read from GGUF; the dequantized
-            # float32 weights are plain tensors, written here with safetensors (tied rows once)
-            from safetensors.torch import save_model
-
-            m.config.quantization_config = None
-            m.config.architectures = m.config.architectures or [type(m).__name__]  # GGUF configs lack it
-            with atomic_dir(cached, force=True) as tmp:
-                m.config.save_pretrained(tmp)
-                save_model(m, str(tmp / "model.safetensors"))
-        model = AutoModelForCausalLM.from_pretrained(str(cached), dtype=torch.float32)
+        _check_gguf_weights(p)
+        loader = _load_gguf
     elif p.is_dir() and (p / "config.json").exists():
-        try:
-            model, info = AutoModelForCausalLM.from_pretrained(str(p), dtype=torch.float32, output_loading_info=True)
-        except (OSError, ValueError, KeyError) as e:
-            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-            raise TokkitError(f"{p}: cannot load the model ({first})") from None
-        emb = model.get_input_embeddings()
-        missing = set(info.get("missing_keys") or ())
-        names = {n for n, prm in model.named_parameters() if emb is not None and prm is emb.weight}
-        if emb is None or names & missing:
-            raise TokkitError(f"{p}: the checkpoint has no input embedding matrix "
-                              f"({', '.join(sorted(names)) or 'no embedding layer'} missing)")
+        _check_model_dir(p)
+        loader = _load_hf_dir
     else:
         raise TokkitError(f"{p}: not a model (a GGUF file, or an HF directory with config.json)")
+    tok = Tokenizer.from_file(p)  # a broken tokenizer is refused before the model is read or cached
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # tokkit's CLI draws its own progress
+    verbosity = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()  # transformers' load report would add lines to a one-line error
+    try:
+        model = loader(p)
+    finally:
+        hf_logging.set_verbosity(verbosity)
     model.eval()
-    return model, Tokenizer.from_file(p)
+    return model, tok
+
+
+#: weight files that are pickles (unpickling runs code): never loaded
+_PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle")
+
+
+def _check_model_dir(p: Path) -> None:
+    """Refuse an HF directory that asks for code of its own or has no safetensors weights."""
+    from transformers import CONFIG_MAPPING
+
+    cfg_path = p / "config.json"
+    try:
+        cfg = json.loads(cfg_path.read_bytes())
+    except (OSError, ValueError) as e:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        raise FormatError(cfg_path, f"not a JSON model config ({one_line(e)})") from None
+    if not isinstance(cfg, dict):
+        raise FormatError(cfg_path, "not a JSON model config (not an object)")
+    if "auto_map" in cfg:
+        raise FormatError(cfg_path, "asks for custom model code (auto_map); tokkit never runs code from a model")
+    kind = cfg.get("model_type")
+    if not isinstance(kind, str) or kind not in CONFIG_MAPPING:
+        raise FormatError(cfg_path, f"model_type {kind!r} is not one transformers knows (custom model code is "
+                                    "never run)")
+    if any(p.glob("*.safetensors")):
+        return
+    pickles = sorted(x for x in p.iterdir() if x.suffix in _PICKLE_SUFFIXES)
+    if pickles:
+        raise FormatError(pickles[0], "pickle checkpoints are not loaded (unpickling can run code); convert to "
+                                      "safetensors")
+    raise FormatError(p, "no model weights (model.safetensors)")
+
+
+def _check_gguf_weights(p: Path) -> None:
+    """Refuse a GGUF file without the weights of a model (a vocabulary-only file)."""
+    from .vocab.gguf_io import read_gguf_tensors
+
+    _, tensors = read_gguf_tensors(p)
+    if not tensors:
+        raise FormatError(p, "a vocabulary-only GGUF (no tensors): this needs a model with weights")
+    if "token_embd.weight" not in {name for name, *_ in tensors}:
+        raise FormatError(p, "no token embedding tensor (token_embd.weight): not a language model's weights")
+
+
+def _load_gguf(p: Path):
+    """Dequantized once to a float32 safetensors checkpoint in the cache, then read from there."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from .io import atomic_dir, cache_dir, sha256_file
+
+    cached = cache_dir() / "models" / sha256_file(p)[:16]
+    if not (cached / "config.json").exists():
+        m = _llama_from_gguf(p)
+        if m is None:  # another architecture or tensor type: transformers' own loader
+            m, info = AutoModelForCausalLM.from_pretrained(str(p.parent), gguf_file=p.name, dtype=torch.float32,
+                                                           trust_remote_code=False, output_loading_info=True)
+            _check_loaded(p, m, info)
+        _check_finite(p, m)
+        # transformers will not save_pretrained a model it read from GGUF; the dequantized
+        # float32 weights are plain tensors, written here with safetensors (tied rows once)
+        from safetensors.torch import save_model
+
+        m.config.quantization_config = None
+        m.config.architectures = m.config.architectures or [type(m).__name__]  # GGUF configs lack it
+        with atomic_dir(cached, force=True) as tmp:
+            m.config.save_pretrained(tmp)
+            save_model(m, str(tmp / "model.safetensors"))
+    return AutoModelForCausalLM.from_pretrained(str(cached), dtype=torch.float32, trust_remote_code=False,
+                                                use_safetensors=True)
+
+
+def _load_hf_dir(p: Path):
+    import torch
+    from safetensors import SafetensorError
+    from transformers import AutoModelForCausalLM
+
+    cfg = _hf_config(p)
+    _check_sizes(p, cfg)
+    try:
+        model, info = AutoModelForCausalLM.from_pretrained(str(p), config=cfg, dtype=torch.float32,
+                                                           output_loading_info=True, trust_remote_code=False,
+                                                           use_safetensors=True)
+    except (OSError, ValueError, KeyError, TypeError, RuntimeError, SafetensorError) as e:
+        raise TokkitError(f"{p}: cannot load the model ({one_line(e)})") from None
+    _check_loaded(p, model, info)
+    _check_finite(p, model)
+    return model
+
+
+def one_line(e: Exception) -> str:
+    """An exception's message on one line (at most 200 characters)."""
+    text = " ".join(str(e).split())
+    return (text[:197] + "...") if len(text) > 200 else text or type(e).__name__
+
+
+def _hf_config(p: Path):
+    """The directory's config as transformers reads it (it validates field types and values)."""
+    from huggingface_hub.errors import StrictDataclassError
+    from transformers import AutoConfig
+
+    try:
+        return AutoConfig.from_pretrained(str(p), trust_remote_code=False)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, ArithmeticError, StrictDataclassError) as e:
+        raise FormatError(p / "config.json", f"not a valid model config ({one_line(e)})") from None
+
+
+def _check_sizes(p: Path, cfg) -> None:
+    """Before anything is allocated: the model the config describes (built on the meta device,
+    no memory) must not have more parameters than the safetensors files hold, so a small file
+    with a config of absurd sizes is refused instead of filling memory with random weights."""
+    import torch
+    from safetensors import SafetensorError, safe_open
+    from transformers import AutoModelForCausalLM
+
+    try:
+        with torch.device("meta"):
+            meta = AutoModelForCausalLM.from_config(cfg, trust_remote_code=False)
+    except (ValueError, KeyError, TypeError, AttributeError, RuntimeError, ArithmeticError) as e:
+        raise FormatError(p / "config.json", f"describes no model transformers can build ({one_line(e)})") from None
+    need = sum(x.numel() for x in meta.parameters())
+    emb = meta.get_input_embeddings()
+    shapes = []  # of every tensor in the files
+    for f in sorted(p.glob("*.safetensors")):
+        try:
+            with safe_open(str(f), "pt") as st:
+                shapes += [tuple(int(n) for n in st.get_slice(k).get_shape()) for k in st.keys()]
+        except (OSError, SafetensorError) as e:
+            raise FormatError(f, f"not a safetensors file ({one_line(e)})") from None
+    have = sum(math.prod(s) for s in shapes)
+    if need > have:
+        if emb is not None and tuple(emb.weight.shape) not in shapes:
+            what = f"no input embedding matrix (no tensor of shape {list(emb.weight.shape)})"
+        else:
+            what = f"{have:,} weights but the config describes {need:,}"
+        raise FormatError(p, f"the checkpoint has {what}; the rest would be random")
+
+
+def _check_loaded(p: Path, model, info: dict) -> None:
+    """Refuse a model some of whose weights were not in the checkpoint (transformers would leave
+    them random) or had another shape."""
+    emb = model.get_input_embeddings()
+    if emb is None or not hasattr(emb, "weight"):
+        raise TokkitError(f"{p}: the model has no input embedding matrix")
+    missing = sorted(set(info.get("missing_keys") or ()) | {str(k) for k in info.get("mismatched_keys") or ()})
+    if missing:
+        emb_names = [n for n, prm in model.named_parameters() if prm is emb.weight]
+        what = "no input embedding matrix" if set(emb_names) & set(missing) else "missing or misshapen weights"
+        more = f" and {len(missing) - 3} more" if len(missing) > 3 else ""
+        raise FormatError(p, f"the checkpoint has {what} ({', '.join(missing[:3])}{more}); "
+                             "they would be random")
+
+
+def _check_finite(p: Path, model) -> None:
+    """Refuse weights with NaN or infinite values: every result would be NaN."""
+    import torch
+
+    for name, prm in model.named_parameters():
+        if prm.is_floating_point() and not bool(torch.isfinite(prm).all()):
+            raise FormatError(p, f"the weights are not all finite numbers (NaN or infinity in {name})")
 
 
 #: GGUF tensor names of a llama block -> Hugging Face names (llama.cpp's convert script)
@@ -175,6 +323,8 @@ def bits_per_byte(model, tok: Tokenizer, texts: Sequence[str], max_len: int = 10
     import torch
     import torch.nn.functional as F
 
+    if isinstance(max_len, bool) or not isinstance(max_len, int) or max_len < 1:
+        raise TokkitError(f"max_len must be a positive number of tokens, not {max_len!r}")
     d = model.get_input_embeddings().weight.shape[1]
     if rows is None:
         e_in = model.get_input_embeddings().weight
@@ -200,4 +350,7 @@ def bits_per_byte(model, tok: Tokenizer, texts: Sequence[str], max_len: int = 10
                     logits = torch.tanh(logits / cap) * cap
                 logp = F.log_softmax(logits, dim=-1)
                 bits += float(-logp[torch.arange(len(window) - 1, device=seq.device), window[1:]].sum()) / math.log(2)
+    if not math.isfinite(bits):
+        raise TokkitError(f"the model's log-probabilities are not finite numbers ({bits} bits): its weights or "
+                          "activations overflow; no result")
     return {"bits_per_byte": bits / max(n_bytes, 1), "bytes": n_bytes, "tokens": n_tokens, "bits": bits}

@@ -375,32 +375,35 @@ fn train_bpe<'py>(
         return Err(PyValueError::new_err("pieces and counts differ in length"));
     }
     let cfg = train::TrainConfig { merges, min_frequency, max_token_bytes, max_token_chars, max_words, forbid };
-    // the callback (a progress bar) runs with the GIL taken back for a moment every 256 merges
-    let mut report = |n: usize| {
-        if let Some(cb) = &progress {
-            Python::attach(|py| {
-                let _ = cb.call1(py, (n,));
+    // Every 256 merges the GIL is taken back for a moment: pending signals are handled (Ctrl-C
+    // raises KeyboardInterrupt) and the progress callback runs; an exception from either, or from
+    // the caller's constraint (called with the GIL for each candidate new token), stops training
+    // and is raised.
+    let error: std::sync::Mutex<Option<PyErr>> = std::sync::Mutex::new(None);
+    let mut report = |n: usize| -> bool {
+        Python::attach(|py| {
+            let r = py.check_signals().and_then(|_| match &progress {
+                Some(cb) => cb.call1(py, (n,)).map(|_| ()),
+                None => Ok(()),
             });
-        }
+            r.map_err(|e| *error.lock().unwrap() = Some(e)).is_ok()
+        })
     };
-    // the caller's constraint: called with the GIL for each candidate new token; an exception
-    // stops training and is raised
-    let mut error: Option<PyErr> = None;
     let mut check = |t: &[u8]| -> bool {
         let Some(cb) = &accept else { return true };
-        if error.is_some() {
+        if error.lock().unwrap().is_some() {
             return false;
         }
         Python::attach(|py| match cb.call1(py, (PyBytes::new(py, t),)).and_then(|r| r.is_truthy(py)) {
             Ok(ok) => ok,
             Err(e) => {
-                error = Some(e);
+                *error.lock().unwrap() = Some(e);
                 false
             }
         })
     };
     let r = py.detach(|| train::train_with_progress(&pieces, &counts, &replay, &cfg, &mut report, &mut check));
-    if let Some(e) = error {
+    if let Some(e) = error.into_inner().unwrap() {
         return Err(e);
     }
     let r = r.map_err(pyo3::exceptions::PyOverflowError::new_err)?; // the only error: a size limit

@@ -171,13 +171,14 @@ pub fn hf_byte_order() -> [u32; 256] {
 
 pub fn train(pieces: &[Vec<u8>], counts: &[u64], replay: &[(Vec<u8>, Vec<u8>)], cfg: &TrainConfig)
              -> Result<TrainResult, String> {
-    train_with_progress(pieces, counts, replay, cfg, &mut |_| {}, &mut |_| true)
+    train_with_progress(pieces, counts, replay, cfg, &mut |_| true, &mut |_| true)
 }
 
-/// `progress(merges_so_far)` is called every 256 merges and at the end; `accept(token)` is the
-/// caller's own constraint on a new token (after the built-in ones): false drops the pair.
+/// `progress(merges_so_far)` is called every 256 merges and at the end; false stops training
+/// there (the merges so far are returned: the caller knows why it stopped). `accept(token)` is
+/// the caller's own constraint on a new token (after the built-in ones): false drops the pair.
 pub fn train_with_progress(pieces: &[Vec<u8>], counts: &[u64], replay: &[(Vec<u8>, Vec<u8>)], cfg: &TrainConfig,
-                           progress: &mut dyn FnMut(usize), accept: &mut dyn FnMut(&[u8]) -> bool)
+                           progress: &mut dyn FnMut(usize) -> bool, accept: &mut dyn FnMut(&[u8]) -> bool)
                            -> Result<TrainResult, String> {
     let id_of = hf_byte_order();
     let mut tokens: Vec<Vec<u8>> = vec![Vec::new(); 256];
@@ -406,8 +407,8 @@ pub fn train_with_progress(pieces: &[Vec<u8>], counts: &[u64], replay: &[(Vec<u8
         };
         merges.push((tokens[pair.0 as usize].clone(), tokens[pair.1 as usize].clone(), c as u64));
         learned += 1;
-        if learned % 256 == 0 {
-            progress(learned);
+        if learned % 256 == 0 && !progress(learned) {
+            return Ok(TrainResult { merges });
         }
         // merge every live occurrence, left to right within each word (positions ascending),
         // which is how sequential application treats overlapping runs such as "aaa"

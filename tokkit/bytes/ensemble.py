@@ -16,7 +16,7 @@ from typing import Sequence
 import numpy as np
 
 from ..errors import TokkitError
-from .model import END, ByteLM, _as_bytes, _logsumexp
+from .model import END, ByteLM, _as_bytes, _finite_bits, _logsumexp
 
 
 class ByteEnsemble:
@@ -26,8 +26,8 @@ class ByteEnsemble:
         if not members:
             raise TokkitError("an ensemble needs at least one member")
         w = np.ones(len(members)) if weights is None else np.asarray(weights, dtype=float)
-        if len(w) != len(members) or np.any(w < 0) or w.sum() <= 0:
-            raise TokkitError("ensemble weights: one non-negative weight per member, not all zero")
+        if len(w) != len(members) or not np.all(np.isfinite(w)) or np.any(w < 0) or w.sum() <= 0:
+            raise TokkitError("ensemble weights: one finite non-negative weight per member, not all zero")
         self.members = list(members)
         self.mode = mode
         self.logw = np.log(w / w.sum())
@@ -67,7 +67,7 @@ class ByteEnsemble:
 
     def bits_per_byte(self, text) -> float:
         x = _as_bytes(text)
-        return -self.logprob(x) / math.log(2) / max(len(x), 1)
+        return _finite_bits(-self.logprob(x), len(x))
 
     def score(self, texts: Sequence) -> dict:
         nll, n = 0.0, 0
@@ -75,4 +75,4 @@ class ByteEnsemble:
             x = _as_bytes(t)
             nll -= self.logprob(x)
             n += len(x)
-        return {"bits_per_byte": nll / math.log(2) / max(n, 1), "bytes": n, "mode": self.mode}
+        return {"bits_per_byte": _finite_bits(nll, n), "bytes": n, "mode": self.mode}

@@ -42,6 +42,24 @@ def _as_bytes(x) -> bytes:
     raise TypeError(f"expected bytes or str, not {type(x).__name__}")
 
 
+def _check_int(name: str, value, least: int, none_ok: bool = False) -> None:
+    if value is None and none_ok:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < least:
+        raise TokkitError(f"{name} must be an integer >= {least}{' or None' if none_ok else ''}, not {value!r}")
+
+
+def _finite_bits(nats: float, n: int) -> float:
+    """Bits per byte from a total negative log-likelihood, refused when it is not a finite number."""
+    if math.isnan(nats):
+        raise TokkitError("the model's log-probabilities are not numbers (NaN): its weights or activations overflow; "
+                          "no result")
+    if math.isinf(nats):
+        raise TokkitError("the text has probability zero under this model (a beam too narrow drops every context "
+                          "that could spell it: raise the beam); no result")
+    return nats / math.log(2) / max(n, 1)
+
+
 def _logsumexp(a: np.ndarray) -> float:
     m = float(np.max(a))
     if m == -math.inf:
@@ -106,6 +124,9 @@ class _TreeEvaluator:
         logits = out.logits[0, :, : self.n_vocab].double()
         logits = logits.masked_fill(~self.allowed[None, :], -math.inf)
         logq = torch.log_softmax(logits, dim=-1).cpu().numpy()
+        if np.isnan(logq).any():
+            raise TokkitError("the model's log-probabilities are not numbers (NaN): its weights or activations "
+                              "overflow; no result")
         for i, (node, parent, _, _) in enumerate(pending):
             base = self.chain[parent] if parent != _NONE else np.zeros(0, np.int64)
             self.chain[node] = np.append(base, L + i)
@@ -217,6 +238,10 @@ class ByteLM:
         self.semantics = semantics
         if beam == "auto":
             beam = None if semantics == "canonical" else 32
+        _check_int("beam", beam, 1, none_ok=True)
+        _check_int("max_batch", max_batch, 1)
+        if prune is not None and not (isinstance(prune, (int, float)) and prune >= 0):
+            raise TokkitError(f"prune must be None or a number >= 0 (natural log), not {prune!r}")
         self.beam = beam
         self.prune = prune
         self.max_batch = max_batch
@@ -317,7 +342,7 @@ class ByteLM:
 
     def bits_per_byte(self, text, end: bool = False) -> float:
         x = _as_bytes(text)
-        return -self.logprob(x, end=end) / math.log(2) / max(len(x), 1)
+        return _finite_bits(-self.logprob(x, end=end), len(x))
 
     def score(self, texts: Sequence, progress: bool = False) -> dict:
         """Bits per byte over texts (each scored from the start), with speed figures."""
@@ -334,7 +359,7 @@ class ByteLM:
             n += len(x)
         secs = time.perf_counter() - t0
         forwards = self.stats()["forwards"] - f0
-        return {"bits_per_byte": nll / math.log(2) / max(n, 1), "bytes": n, "nats": nll, "seconds": secs,
+        return {"bits_per_byte": _finite_bits(nll, n), "bytes": n, "nats": nll, "seconds": secs,
                 "bytes_per_second": n / secs if secs else float("inf"), "forwards": forwards,
                 "forwards_per_byte": forwards / max(n, 1), "semantics": self.semantics, "pruned": self.pruned}
 
@@ -343,6 +368,11 @@ class ByteLM:
                stop: Sequence[bytes] = (), greedy: bool = False) -> bytes:
         """Bytes drawn one at a time after ``prompt`` (which may end inside a token) until the
         end of text, a stop string, or ``max_bytes``. Returns the new bytes only."""
+        _check_int("max_bytes", max_bytes, 0)
+        if not (isinstance(temperature, (int, float)) and math.isfinite(temperature) and temperature >= 0):
+            raise TokkitError(f"temperature must be a finite number >= 0 (0: greedy), not {temperature!r}")
+        if seed is not None:
+            _check_int("seed", seed, 0)
         rng = np.random.default_rng(seed)
         s = self._at(_as_bytes(prompt))  # extends the current session when it can
         out = bytearray()
@@ -350,6 +380,8 @@ class ByteLM:
         for _ in range(max_bytes):
             m = s.log_masses()
             lp = m - _logsumexp(m)
+            if np.isnan(lp).any():
+                raise TokkitError("the model's next-byte probabilities are not numbers (NaN); no sample")
             if greedy or temperature == 0:
                 b = int(np.argmax(lp))
             else:

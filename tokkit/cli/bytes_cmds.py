@@ -10,7 +10,7 @@ import click
 def _common(f):
     f = click.option("--semantics", type=click.Choice(["canonical", "all"]), default="canonical", show_default=True,
                      help="canonical: only tokenizations the tokenizer produces; all: every tokenization.")(f)
-    f = click.option("--beam", type=int, default=None,
+    f = click.option("--beam", type=click.IntRange(min=1), default=None,
                      help="Keep at most this many token contexts (default: exact for canonical, 32 for all).")(f)
     return f
 
@@ -45,11 +45,10 @@ def bytes_group() -> None:
 def score_cmd(model, files, texts, semantics, beam, as_json):
     """Bits per byte of FILES and/or --text under MODEL at the byte level. MODEL is an HF model
     directory (config.json + tokenizer files) or a GGUF file."""
-    from pathlib import Path
-
     from ..errors import TokkitError
+    from ..textio import read_bytes
 
-    items = [_unescape(t) for t in texts] + [Path(f).read_bytes() for f in files]
+    items = [_unescape(t) for t in texts] + [read_bytes(f) for f in files]  # regular files, bounded
     if not items:
         raise TokkitError("nothing to score: give FILES or --text")
     r = _lm(model, semantics, beam).score(items, progress=sys.stderr.isatty())
@@ -63,10 +62,11 @@ def score_cmd(model, files, texts, semantics, beam, as_json):
 @bytes_group.command("sample")
 @click.argument("model")
 @click.option("--prompt", default="", help="Prompt (may end inside a token); \\n, \\t, \\xHH escapes.")
-@click.option("--max-bytes", type=int, default=64, show_default=True)
-@click.option("--temperature", type=float, default=1.0, show_default=True)
-@click.option("--seed", type=int, default=None)
-@click.option("-n", "count", type=int, default=1, show_default=True, help="Number of samples.")
+@click.option("--max-bytes", type=click.IntRange(min=1), default=64, show_default=True)
+@click.option("--temperature", type=click.FloatRange(min=0), default=1.0, show_default=True,
+              help="0: greedy.")
+@click.option("--seed", type=click.IntRange(min=0), default=None)
+@click.option("-n", "count", type=click.IntRange(min=1), default=1, show_default=True, help="Number of samples.")
 @_common
 def sample_cmd(model, prompt, max_bytes, temperature, seed, count, semantics, beam):
     """Sample bytes one at a time from MODEL (an HF model directory or a GGUF file)."""
@@ -81,7 +81,7 @@ def sample_cmd(model, prompt, max_bytes, temperature, seed, count, semantics, be
 @bytes_group.command("complete")
 @click.argument("model")
 @click.argument("prompt")
-@click.option("--max-bytes", type=int, default=32, show_default=True)
+@click.option("--max-bytes", type=click.IntRange(min=1), default=32, show_default=True)
 @click.option("--stop", multiple=True, help="Stop after this string (repeatable); escapes as in PROMPT.")
 @_common
 def complete_cmd(model, prompt, max_bytes, stop, semantics, beam):

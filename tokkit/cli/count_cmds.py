@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from ..errors import TokkitError
+from ..textio import MAX_RECORD_BYTES, regular_file
 
 PRESETS = ("gpt2", "llama3", "qwen2", "qwen35", "o200k", "smollm")
 
@@ -30,8 +31,10 @@ def _pretokenizer(preset: str | None, like: str | None):
 @click.option("--text-field", default="text", show_default=True, help="Field of JSONL records.")
 @click.option("--errors", type=click.Choice(["strict", "replace"]), default="strict", show_default=True,
               help="Invalid UTF-8: stop with the file and byte offset, or substitute U+FFFD.")
+@click.option("--max-record-bytes", type=click.IntRange(min=1), default=MAX_RECORD_BYTES, show_default=True,
+              help="Longest line (JSONL record) read; a longer one is an error naming the file and offset.")
 @click.option("--force", is_flag=True, help="Replace an existing output file.")
-def count(corpus, out, preset, like, text_field, errors, force):
+def count(corpus, out, preset, like, text_field, errors, max_record_bytes, force):
     """Count the pretokens of CORPUS files (text, .gz, .zst, JSONL) into a Parquet count table."""
     from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -43,12 +46,13 @@ def count(corpus, out, preset, like, text_field, errors, force):
     refuse_overwrite_inputs([out], list(corpus))
     if Path(out).exists() and not force:
         raise TokkitError(f"{out}: exists (use --force to replace it)")
+    files = [regular_file(c) for c in corpus]
     steps = _pretokenizer(preset, like)
-    total = sum(Path(c).stat().st_size for c in corpus if Path(c).exists())
+    total = sum(p.stat().st_size for p in files)
     with Progress(TextColumn("counting"), BarColumn(), DownloadColumn(), TimeElapsedColumn(), transient=True) as bar:
         task = bar.add_task("count", total=total or None)
-        table = count_files(corpus, steps, text_field=text_field, errors=errors,
-                            progress=lambda n: bar.advance(task, n))
+        table = count_files(files, steps, text_field=text_field, errors=errors,
+                            progress=lambda n: bar.advance(task, n), max_record_bytes=max_record_bytes)
     table.save(out)
     click.echo(f"{out}: {len(table):,} distinct pretokens, {table.total:,} in all")
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from ..quality.report import MAX_ALPHA, MAX_BOOT, MIN_BOOT
+
 
 def _csv(value: str | None) -> list[str] | None:
     return None if not value else [x.strip() for x in value.split(",") if x.strip()]
@@ -17,10 +19,12 @@ def _csv(value: str | None) -> list[str] | None:
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Output directory.")
 @click.option("--pivot", default="eng", show_default=True, help="Pivot language of the premiums.")
 @click.option("--baseline", help="Tokenizer name for the normalised sequence length (default: the first).")
-@click.option("--alpha", default=2.5, show_default=True, type=float, help="Rényi entropy order.")
-@click.option("--bootstrap", "n_boot", default=1000, show_default=True, type=click.IntRange(10, 100000),
+@click.option("--alpha", default=2.5, show_default=True, type=click.FloatRange(0, MAX_ALPHA, min_open=True),
+              help="Rényi entropy order (not 1).")
+@click.option("--bootstrap", "n_boot", default=1000, show_default=True, type=click.IntRange(MIN_BOOT, MAX_BOOT),
               help="Bootstrap resamples over aligned units.")
-@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--seed", default=0, show_default=True, type=click.IntRange(0, 2 ** 32 - 1),
+              help="Seed of the bootstrap.")
 @click.option("--linguistic/--no-linguistic", default=None,
               help="Lexicon/morphology metrics (default: on for 20 text sets or fewer).")
 @click.option("--no-audit", is_flag=True, help="Skip the vocabulary audits (unreachable, undecodable, digits).")
@@ -39,6 +43,7 @@ def report(tokenizers, corpora, langs, out, pivot, baseline, alpha, n_boot, seed
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from ..quality import ReportOptions, build_report, write_report
+    from ..quality.inputs import parse_tokenizer_arg
 
     opts = ReportOptions(pivot=pivot, baseline=baseline, alpha=alpha, n_boot=n_boot, seed=seed,
                          linguistic=linguistic, audit=not no_audit)
@@ -50,7 +55,7 @@ def report(tokenizers, corpora, langs, out, pivot, baseline, alpha, n_boot, seed
             bar.update(task, description=stage, completed=done, total=total)
 
         rep = build_report(list(tokenizers), list(corpora) or None, _csv(langs), opts, progress=progress)
-    inputs = [t.split("=", 1)[-1] for t in tokenizers] + [c.rpartition(":")[0] or c for c in corpora]
+    inputs = [parse_tokenizer_arg(t)[1] for t in tokenizers] + [c.rpartition(":")[0] or c for c in corpora]
     files = write_report(rep, out, force=force, inputs=inputs)
     click.echo(f"{out}: {', '.join(f.name for f in files)} ({len(rep['per_tokenizer'])} tokenizers, "
                f"{len(rep['corpora'])} text sets, {rep['timing']['total_s']:.1f} s)")

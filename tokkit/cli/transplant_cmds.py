@@ -13,8 +13,9 @@ from ..transplant.methods import HEADS, METHODS
 @click.option("--method", type=click.Choice(METHODS), default="hybrid", show_default=True,
               help="How rows of new tokens are made.")
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Output model directory.")
-@click.option("--k", type=int, help="OMP: anchors per token (default 64 with a donor model, 8 with aux/corpus).")
-@click.option("--omp-candidates", type=int,
+@click.option("--k", type=click.IntRange(min=1),
+              help="OMP: anchors per token (default 64 with a donor model, 8 with aux/corpus).")
+@click.option("--omp-candidates", type=click.IntRange(min=0),
               help="OMP: anchors screened per token before the fit (default 64 x k; 0: all, slow).")
 @click.option("--donor", default="aux", show_default=True,
               help="OMP donor space: aux (MiniLM), corpus (vectors from --donor-corpus tokenized with the new "
@@ -23,7 +24,7 @@ from ..transplant.methods import HEADS, METHODS
               help="Text for --donor corpus: files (text, .gz, .zst, JSONL) or corpus:NAME[:LANG]; repeatable.")
 @click.option("--omp-anchors", type=click.Choice(["old", "shared"]), default="old", show_default=True,
               help="OMP in the aux space: atoms from every old token, or only from tokens both vocabularies share.")
-@click.option("--decomposition-weight", type=float, default=1.0, show_default=True,
+@click.option("--decomposition-weight", type=click.FloatRange(min=0), default=1.0, show_default=True,
               help="OMP in the aux space: weight of the base model's decomposition block (0: MiniLM alone).")
 @click.option("--gate", type=click.Choice(["language", "off"]), default="language", show_default=True,
               help="OMP (aux donor) and hybrid: weigh MiniLM's part of a new token's row by how English the "
@@ -31,8 +32,8 @@ from ..transplant.methods import HEADS, METHODS
 @click.option("--head", type=click.Choice(HEADS), default="auto", show_default=True,
               help="LM head rows of new tokens: tied (same as input), mean (unties a tied model), auto.")
 @click.option("--hypernet", type=click.Path(exists=True, file_okay=False), help="--method zett: the hypernetwork.")
-@click.option("--pad-to-multiple", type=int, help="Pad the embedding matrices to a multiple of this.")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--pad-to-multiple", type=click.IntRange(min=1), help="Pad the embedding matrices to a multiple of this.")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
 @click.option("--force", is_flag=True, help="Write into an existing non-empty directory.")
 def transplant(model, tokenizer, method, out, k, omp_candidates, donor, donor_corpus, omp_anchors,
                decomposition_weight, gate, head, hypernet, pad_to_multiple, seed, force):
@@ -78,32 +79,25 @@ def transplant(model, tokenizer, method, out, k, omp_candidates, donor, donor_co
 @click.argument("model")
 @click.option("--text", "text_file", required=True, type=click.Path(dir_okay=False),
               help="Held-out text (UTF-8) to score.")
-@click.option("--max-len", type=int, default=1024, show_default=True, help="Window in tokens.")
+@click.option("--max-len", type=click.IntRange(min=1), default=1024, show_default=True, help="Window in tokens.")
 @click.option("--json", "as_json", is_flag=True, help="Print {bits_per_byte, bytes, tokens} as JSON.")
 def eval_lm(model, text_file, max_len, as_json):
     """Bits per byte of MODEL (an HF model directory with its tokenizer, or a GGUF file) on a text:
     tokenizer-independent, so an original and a transplanted model compare directly."""
     import json
-    from pathlib import Path
 
     from ..errors import FormatError
     from ..lm import bits_per_byte, load_model
+    from ..textio import read_text
 
-    try:
-        raw = Path(text_file).read_bytes()
-    except OSError as e:
-        raise FormatError(text_file, f"cannot read ({e.strerror})") from None
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise FormatError(text_file, f"not UTF-8 text (byte {e.start})") from None
+    text = read_text(text_file)  # a regular file, bounded, UTF-8
     if not text.strip():
         raise FormatError(text_file, "empty text")
     m, tok = load_model(model)
     r = bits_per_byte(m, tok, [text], max_len=max_len)
     out = {"bits_per_byte": r["bits_per_byte"], "bytes": r["bytes"], "tokens": r["tokens"]}
     if as_json:
-        click.echo(json.dumps(out))
+        click.echo(json.dumps(out, allow_nan=False))
     else:
         click.echo(f"{r['bits_per_byte']:.4f} bits/byte ({r['bytes']:,} bytes, {r['tokens']:,} tokens)")
 

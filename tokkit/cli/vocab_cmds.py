@@ -105,17 +105,15 @@ def _progress():
 @click.option("--tokens", "show_tokens", is_flag=True, help="Print token strings too.")
 def encode(path: str, text: str | None, file_: str | None, special: bool, show_tokens: bool) -> None:
     """Encode TEXT (or --file) and print the ids."""
+    from ..textio import read_text, text_argument
     from ..tokenizer import load
 
     if text is None and file_ is None:
         raise TokkitError("give TEXT or --file")
+    if text is not None:
+        text_argument(text, "TEXT")
     if file_ is not None:
-        try:
-            text = Path(file_).read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise TokkitError(f"{file_}: no such file") from None
-        except UnicodeDecodeError as e:
-            raise TokkitError(f"{file_}: not UTF-8 text (byte {e.start})") from None
+        text = read_text(file_)  # a regular file, at most textio.MAX_RECORD_BYTES
     tok = load(path)
     ids = tok.encode(text or "", add_special_tokens=special)
     click.echo(" ".join(str(int(i)) for i in ids))

@@ -121,9 +121,33 @@ def load_hypernet(path: str | os.PathLike, base_fingerprint: str | None = None):
         raise TokkitError(f"{path}: this hypernetwork was trained for another base model "
                           f"({cfg.base_name or 'unnamed'}, embeddings {cfg.base_fingerprint[:12]}...), not this one "
                           f"({base_fingerprint[:12]}...)")
+    _check_config(path, cfg)
     net = build(cfg)
     try:
         net.load_state_dict(load_file(str(path / WEIGHTS)))
     except Exception as e:  # safetensors errors, shape mismatches
         raise FormatError(path / WEIGHTS, f"cannot load the weights ({type(e).__name__}: {e})") from None
     return net
+
+
+def _check_config(path: Path, cfg: HyperNetConfig) -> None:
+    """Sizes that can be built, and no more parameters than the weights file holds (checked on
+    the meta device, before anything is allocated)."""
+    import math
+
+    import torch
+    from safetensors import SafetensorError, safe_open
+
+    sizes = {k: getattr(cfg, k) for k in ("d_model", "hidden", "layers", "heads", "max_pieces")}
+    if any(isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in sizes.values()) \
+            or cfg.hidden % cfg.heads or cfg.residual not in ("mean", "first") or not isinstance(cfg.tied, bool):
+        raise FormatError(path / CONFIG, f"not a hypernetwork config (sizes {sizes}, residual {cfg.residual!r})")
+    with torch.device("meta"):
+        need = sum(p.numel() for p in build(cfg).parameters())
+    try:
+        with safe_open(str(path / WEIGHTS), "pt") as f:
+            have = sum(math.prod(f.get_slice(k).get_shape()) for k in f.keys())
+    except (OSError, SafetensorError) as e:
+        raise FormatError(path / WEIGHTS, f"not a safetensors file ({' '.join(str(e).split())})") from None
+    if need != have:
+        raise FormatError(path, f"{CONFIG} describes {need:,} weights but {WEIGHTS} holds {have:,}")

@@ -10,14 +10,20 @@ error to the original rows for tokens that are single old tokens.
 Reproducible: step k draws everything from ``numpy.random.default_rng([seed, k])`` and the
 network has no dropout, so a run resumed from a checkpoint gives the same weights as an
 uninterrupted one: bit for bit with ``threads=1`` (tested), to float rounding (3e-7 after 4 steps)
-with several threads, whose reductions do not always add in the same order. Checkpoints (weights, optimizer, step, log) are written every
-``checkpoint_every`` steps; torch's own optimizer and serialization are used, and training on
-several GPUs would wrap the hypernetwork in torch's DistributedDataParallel (not done here).
+with several threads, whose reductions do not always add in the same order. Checkpoints are
+written every ``checkpoint_every`` steps as one safetensors file, ``checkpoint.safetensors``
+(:mod:`tokkit.checkpoint`): the tensors (the network's weights, the optimizer's state, torch's
+RNG state as uint8) and, in its JSON metadata, the step, log, configuration, options and the
+optimizer's parameter groups.
+Nothing is ever unpickled: a ``checkpoint.pt`` (a pickle, as tokkit once wrote) is refused, not
+loaded. Training on several GPUs would wrap the hypernetwork in torch's DistributedDataParallel
+(not done here).
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import time
 from dataclasses import asdict, dataclass, field
@@ -26,16 +32,17 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from ..errors import TokkitError
-from ..lm import bits_per_byte
+from ..errors import FormatError, TokkitError
+from ..lm import bits_per_byte, one_line
 from ..tokenizer import Tokenizer
 from ..vocab import Vocabulary
 from ..transplant.align import base_rows, decompose, special_rows
 from .core import lm_loss, predict
-from .model import HyperNetConfig, build, fingerprint, load_hypernet, save_hypernet
+from .model import CONFIG, WEIGHTS, HyperNetConfig, build, fingerprint, load_hypernet, save_hypernet
 from .sampler import sample_tokenizer
 
-CHECKPOINT = "checkpoint.pt"
+CHECKPOINT = "checkpoint.safetensors"
+PICKLE_CHECKPOINT = "checkpoint.pt"  # what tokkit once wrote: a pickle, never loaded
 LOG = "train_log.jsonl"
 
 
@@ -64,6 +71,31 @@ class HyperTrainOptions:
     chunk_chars: int = 2000
     threads: int | None = None
     device: str | None = None  # None: "cuda" when torch sees a GPU, else "cpu"
+
+    def __post_init__(self) -> None:
+        """Refuse values that cannot train (a TokkitError naming the option)."""
+        for name, least in (("steps", 1), ("batch", 1), ("seq_len", 2), ("buffer_texts", 1), ("warmup_steps", 0),
+                            ("hidden", 1), ("layers", 1), ("heads", 1), ("max_pieces", 1), ("seed", 0),
+                            ("checkpoint_every", 1), ("eval_every", 1), ("chunk_chars", 4)):
+            _check_int(name, getattr(self, name), least)
+        if self.threads is not None:
+            _check_int("threads", self.threads, 1)
+        if not self.vocab_sizes or any(isinstance(v, bool) or not isinstance(v, int) or v <= 256
+                                       for v in self.vocab_sizes):
+            raise TokkitError(f"vocab_sizes must be integers > 256 (the bytes come first), got {self.vocab_sizes!r}")
+        for name, positive in (("lr", True), ("grad_clip", True), ("noise", False), ("aux_weight", False)):
+            v = getattr(self, name)
+            if not (isinstance(v, (int, float)) and math.isfinite(v) and (v > 0 if positive else v >= 0)):
+                raise TokkitError(f"{name} must be a finite number {'> 0' if positive else '>= 0'}, got {v!r}")
+        if self.hidden % self.heads:
+            raise TokkitError(f"hidden ({self.hidden}) must be a multiple of heads ({self.heads})")
+        if self.residual not in ("mean", "first"):
+            raise TokkitError(f"residual must be 'mean' or 'first', not {self.residual!r}")
+
+
+def _check_int(name: str, value, least: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < least:
+        raise TokkitError(f"{name} must be an integer >= {least}, got {value!r}")
 
 
 def load_base(path: str | os.PathLike):
@@ -125,17 +157,20 @@ def _eval(model, net, old: Tokenizer, evals: dict[str, Tokenizer], texts) -> dic
 def train_hypernet(base: str | os.PathLike, texts: Sequence[str], out: str | os.PathLike,
                    opts: HyperTrainOptions | None = None, eval_tokenizers: dict[str, str] | None = None,
                    eval_texts: Sequence[str] = (), resume: bool = True,
-                   progress: Callable[[int, int, dict], None] | None = None) -> dict:
+                   progress: Callable[[int, int, dict], None] | None = None,
+                   inputs: Sequence[str | os.PathLike] = ()) -> dict:
     """Train (or resume) a hypernetwork for the model at ``base`` on ``texts``; write ``out``.
 
     ``eval_tokenizers`` (name -> path): every ``eval_every`` steps, bits per byte of the base
     model with that tokenizer and hypernetwork rows on ``eval_texts`` (a list of texts, or a dict
-    name -> texts for one value each): the training curve.
+    name -> texts for one value each): the training curve. ``inputs``: more paths the run reads
+    (corpus files), which ``out`` must not overlap.
     Returns the final log record.
     """
+    opts = opts or HyperTrainOptions()
+    _check_out(Path(out), [base, *(eval_tokenizers or {}).values(), *inputs], resume)
     import torch
 
-    opts = opts or HyperTrainOptions()
     threads = torch.get_num_threads()
     if opts.threads:
         torch.set_num_threads(opts.threads)
@@ -143,6 +178,28 @@ def train_hypernet(base: str | os.PathLike, texts: Sequence[str], out: str | os.
         return _train(base, texts, out, opts, eval_tokenizers, eval_texts, resume, progress)
     finally:
         torch.set_num_threads(threads)
+
+
+def _check_out(out: Path, inputs: Sequence, resume: bool) -> None:
+    """Refuse an output that overlaps an input, a pickle checkpoint to resume from, and a directory
+    whose config.json or model.safetensors is not a hypernetwork's (they would be overwritten)."""
+    from ..io import refuse_overwrite_inputs
+
+    refuse_overwrite_inputs([out], [p for p in inputs if p])
+    if out.exists() and not out.is_dir():
+        raise TokkitError(f"{out}: exists and is not a directory")
+    if resume and (out / PICKLE_CHECKPOINT).exists() and not (out / CHECKPOINT).exists():
+        raise FormatError(out / PICKLE_CHECKPOINT, "a pickle checkpoint is never loaded (unpickling can run code); "
+                                                   "remove it to start over")
+    if (out / CONFIG).exists() or (out / WEIGHTS).exists():
+        try:
+            raw = json.loads((out / CONFIG).read_bytes())
+            ours = isinstance(raw, dict) and "base_fingerprint" in raw
+        except (OSError, ValueError, TypeError):
+            ours = False
+        if not ours:
+            raise TokkitError(f"{out}: holds a model that is not a tokkit hypernetwork ({CONFIG}, {WEIGHTS} would "
+                              "be overwritten); choose another --out")
 
 
 def _train(base, texts, out, opts, eval_tokenizers, eval_texts, resume, progress) -> dict:
@@ -170,15 +227,7 @@ def _train(base, texts, out, opts, eval_tokenizers, eval_texts, resume, progress
     start, log = 0, []
     ck = out / CHECKPOINT
     if resume and ck.exists():
-        state = torch.load(ck, weights_only=False, map_location=dev)
-        volatile = {"steps", "eval_every", "checkpoint_every", "threads", "device"}  # may change on resume
-        same = {k: v for k, v in asdict(opts).items() if k not in volatile}
-        if state["config"] != asdict(cfg) or {k: v for k, v in state["options"].items() if k not in volatile} != same:
-            raise TokkitError(f"{ck}: a checkpoint of another run (other base model or options); "
-                              "use another --out or remove it")
-        net.load_state_dict(state["net"])
-        optim.load_state_dict(state["optim"])
-        start, log = state["step"], state["log"]
+        start, log = _resume(ck, net, optim, cfg, opts)
     evals = {k: Tokenizer.from_file(v) for k, v in (eval_tokenizers or {}).items()}
     special_ids = {t.id for t in old.vocab.added}
     normal_old = np.array([i for i in range(rows.shape[0]) if i not in special_ids])
@@ -191,7 +240,7 @@ def _train(base, texts, out, opts, eval_tokenizers, eval_texts, resume, progress
         rng = np.random.default_rng([opts.seed, step])
         net.train()
         if step < opts.warmup_steps:
-            ids = torch.as_tensor(rng.choice(normal_old, size=2048, replace=False), device=dev)
+            ids = torch.as_tensor(rng.choice(normal_old, size=min(2048, len(normal_old)), replace=False), device=dev)
             pred = net(rows[ids][:, None, :], torch.ones(len(ids), 1, dtype=torch.bool, device=dev))
             loss = torch.nn.functional.mse_loss(pred, rows[ids])
             rec = {"step": step + 1, "phase": "warmup", "loss": float(loss.detach())}
@@ -227,6 +276,9 @@ def _train(base, texts, out, opts, eval_tokenizers, eval_texts, resume, progress
             rec = {"step": step + 1, "phase": "zett", "loss": float(loss.detach()), "lm_loss": float(lm.detach()),
                    "aux": float(aux.detach()),
                    "vocab": len(tok.tokens)}
+        if not math.isfinite(rec["loss"]):
+            raise TokkitError(f"the training loss is not a finite number at step {step + 1} ({rec['loss']}); "
+                              "lower the learning rate (the last checkpoint is kept)")
         optim.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(net.parameters(), opts.grad_clip)
@@ -252,14 +304,31 @@ def _train(base, texts, out, opts, eval_tokenizers, eval_texts, resume, progress
 
 
 def _checkpoint(path: Path, net, optim, step: int, log: list, cfg: HyperNetConfig, opts: HyperTrainOptions) -> None:
-    import torch
+    """:func:`tokkit.checkpoint.save_state`: the network's tensors as ``net.*``, the rest as JSON."""
+    from ..checkpoint import save_state
 
-    from ..io import atomic_path
+    save_state(path, "hypernet", {f"net.{k}": v for k, v in net.state_dict().items()}, optim,
+               {"step": step, "log": log, "config": asdict(cfg), "options": asdict(opts)})
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(path) as tmp:
-        torch.save({"net": net.state_dict(), "optim": optim.state_dict(), "step": step, "log": log,
-                    "config": asdict(cfg), "options": asdict(opts)}, tmp)
+
+def _resume(path: Path, net, optim, cfg: HyperNetConfig, opts: HyperTrainOptions) -> tuple[int, list]:
+    """Load a checkpoint into ``net`` and ``optim`` (and torch's RNG); (step, log)."""
+    from ..checkpoint import read_state, restore_optimizer
+
+    tensors, meta = read_state(path, "hypernet")
+    volatile = {"steps", "eval_every", "checkpoint_every", "threads", "device"}  # may change on resume
+    same = {k: v for k, v in asdict(opts).items() if k not in volatile}
+    theirs = meta.get("options") if isinstance(meta.get("options"), dict) else {}
+    if meta.get("config") != asdict(cfg) or {k: v for k, v in theirs.items() if k not in volatile} != same:
+        raise TokkitError(f"{path}: a checkpoint of another run (other base model or options); "
+                          "use another --out or remove it")
+    try:
+        net.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("net.")})
+        step, log = int(meta["step"]), list(meta["log"])
+    except (KeyError, ValueError, TypeError, RuntimeError) as e:  # shapes, missing entries
+        raise FormatError(path, f"an inconsistent checkpoint ({type(e).__name__}: {one_line(e)})") from None
+    restore_optimizer(path, optim, tensors, meta)
+    return step, log
 
 
 def apply_hypernet(hypernet_dir: str | os.PathLike, model, old: Tokenizer, new: Vocabulary, copy_shared: bool = True):

@@ -38,9 +38,6 @@ def write_report(report: dict, out: str | os.PathLike, force: bool = False,
     files.update(csv_files(report))
     written = []
     with atomic_dir(out, force=force) as tmp:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes it private; a report directory is not
         for name, text in files.items():
             (tmp / name).write_text(text, encoding="utf-8")
             written.append(out / name)

@@ -228,7 +228,8 @@ FOOT = r"""
 def render(report: dict) -> str:
     v = view(report)
     data = json.dumps(v, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-    data = data.replace("</", "<\\/")
+    # inside <script>, "</script" or "<!--" in a name would end or bend the element: no "<" at all
+    data = data.replace("<", "\\u003c")
     m = v["meta"]
     esc = _html.escape
     problems = ""
@@ -245,7 +246,8 @@ def render(report: dict) -> str:
 <header><h1>Tokenizer quality report</h1>
 <div class="meta">tokkit {esc(str(m['version']))} &middot; {esc(m['schema'])} {esc(m['schema_version'])} &middot; {esc(m['created'])}
 &middot; {len(report['per_tokenizer'])} tokenizers &middot; {n_sets} text sets &middot; pivot {esc(str(m['pivot']))}
-&middot; baseline {esc(str(m['baseline']))} &middot; Rényi &alpha; = {m['alpha']} &middot; {m['n_boot']} bootstrap resamples</div></header>
+&middot; baseline {esc(str(m['baseline']))} &middot; Rényi &alpha; = {esc(str(m['alpha']))}
+&middot; {esc(str(m['n_boot']))} bootstrap resamples</div></header>
 <main>
 <div id="script-errors"></div>
 {problems}

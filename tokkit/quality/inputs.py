@@ -171,7 +171,9 @@ def named_sets(name: str, langs: list[str] | None, problems: list[Problem], spli
 
 
 def _read_user_file(path: Path) -> list[str]:
-    raw = path.read_bytes()
+    from ..textio import read_bytes
+
+    raw = read_bytes(path)  # a regular file, bounded
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as e:

@@ -25,6 +25,9 @@ from .metrics import parity as P
 from .metrics import words as W
 from .schema import SCHEMA, SCHEMA_VERSION, metric_definitions
 
+#: bounds of the numeric report options (the CLI's ranges are the same)
+MAX_ALPHA = 100.0
+MIN_BOOT, MAX_BOOT = 10, 100_000
 EXAMPLE_LANGS = ("eng", "tur", "deu_1996", "rus", "hin", "arb", "cmn_hans", "jpn", "tha", "mya")
 
 
@@ -41,6 +44,22 @@ class ReportOptions:
     examples: int = 6
     max_order: int = 3
     example_langs: tuple[str, ...] = EXAMPLE_LANGS
+
+    def validate(self) -> "ReportOptions":
+        """Refuse values that would give no answer or a wrong one (one line naming the option)."""
+        checks = [("alpha", lambda v: 0 < v <= MAX_ALPHA and v != 1,
+                   f"the Renyi order lies in (0, {MAX_ALPHA:g}] and is not 1 (order 1 is the Shannon entropy)"),
+                  ("n_boot", lambda v: MIN_BOOT <= v <= MAX_BOOT, f"from {MIN_BOOT} to {MAX_BOOT}"),
+                  ("ci", lambda v: 0 < v < 1, "a level between 0 and 1"),
+                  ("seed", lambda v: 0 <= v < 2 ** 32, "from 0 to 2**32 - 1"),
+                  ("examples", lambda v: 0 <= v <= 100, "from 0 to 100"),
+                  ("max_order", lambda v: 1 <= v <= 8, "from 1 to 8")]
+        for name, ok, want in checks:
+            value = getattr(self, name)
+            kinds = (int, float) if name in ("alpha", "ci") else int
+            if isinstance(value, bool) or not isinstance(value, kinds) or not ok(value):  # NaN fails ok
+                raise TokkitError(f"{name}: {value!r} is out of range ({want})")
+        return self
 
 
 def _clean(x):
@@ -59,6 +78,11 @@ def _clean(x):
     if isinstance(x, np.bool_):
         return bool(x)
     return x
+
+
+def _display_name(name: str) -> str:
+    """A tokenizer's name as a one-line label: control characters (a newline, ESC) as escapes."""
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in name) or "unnamed"
 
 
 def _version() -> str:
@@ -114,7 +138,7 @@ def build_report(tokenizers: list[str], corpora: list[str] | None = None, langs:
                  progress: Callable[[str, int, int], None] | None = None) -> dict:
     """Evaluate ``tokenizers`` (paths, ``NAME=PATH`` or known short names) on ``corpora``
     (``udhr``, another corpus name, ``FILE:LANG``; default udhr) restricted to ``langs``."""
-    opts = options or ReportOptions()
+    opts = (options or ReportOptions()).validate()
     t_start = time.perf_counter()
     timing: dict = {}
     problems: list[Problem] = []
@@ -149,6 +173,7 @@ def build_report(tokenizers: list[str], corpora: list[str] | None = None, langs:
     for k, arg in enumerate(tokenizers):
         say("load", k, len(tokenizers))
         name, path = parse_tokenizer_arg(arg)
+        name = _display_name(name)
         base, n = name, 2
         while name in names_seen:
             name, n = f"{base}-{n}", n + 1

@@ -4,6 +4,13 @@ from __future__ import annotations
 
 import csv
 import io
+import re
+
+#: a spreadsheet reads a cell that starts with one of these as a formula (OWASP, CSV injection)
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+#: characters with a meaning in a Markdown table cell (links, code, HTML, entities, the cell separator)
+_MD_SPECIAL = re.compile(r"([\\`|\[\]<>&])")
+_LINE_BREAK = re.compile(r"[\r\n\v\f\x85\u2028\u2029]+")
 
 
 def _fmt(v, digits: int = 3) -> str:
@@ -14,15 +21,35 @@ def _fmt(v, digits: int = 3) -> str:
     return str(v)
 
 
+def md_text(s: str) -> str:
+    """``s`` as plain text in Markdown: one line, no markup, no HTML, no table separator."""
+    return _MD_SPECIAL.sub(r"\\\1", _LINE_BREAK.sub(" ", s))
+
+
+def csv_cell(v):
+    """A value as a CSV cell: numbers as they are, text that a spreadsheet would run as a formula
+    prefixed with ``'`` (quoting is the csv module's)."""
+    if v is None:
+        return ""
+    if isinstance(v, float):
+        return f"{v:.6g}"
+    if isinstance(v, (list, dict)):
+        v = str(v)
+    if not isinstance(v, str):
+        return v
+    # the csv module quotes a "\n" (the line terminator) but not a lone "\r", which some readers take
+    # for the end of a row: shown as an escape (the JSON keeps the text as it is)
+    shown = v.replace("\r", "\\r")
+    return "'" + shown if v.startswith(FORMULA_START) else shown
+
+
 def csv_text(rows: list[dict], columns: list[str] | None = None) -> str:
     cols = columns or (list(rows[0]) if rows else [])
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(cols)
+    w.writerow([csv_cell(c) for c in cols])
     for r in rows:
-        w.writerow(["" if r.get(c) is None else (f"{r[c]:.6g}" if isinstance(r.get(c), float) else
-                                                 (r[c] if not isinstance(r.get(c), (list, dict)) else str(r[c])))
-                    for c in cols])
+        w.writerow([csv_cell(r.get(c)) for c in cols])
     return buf.getvalue()
 
 
@@ -86,9 +113,9 @@ def csv_files(report: dict) -> dict[str, str]:
 def _md_table(rows: list[dict], cols: list[str], digits: int = 3) -> str:
     if not rows:
         return "_none_\n"
-    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    lines = ["| " + " | ".join(md_text(c) for c in cols) + " |", "|" + "---|" * len(cols)]
     for r in rows:
-        lines.append("| " + " | ".join(_fmt(r.get(c), digits).replace("|", "\\|") for c in cols) + " |")
+        lines.append("| " + " | ".join(md_text(_fmt(r.get(c), digits)) for c in cols) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -97,11 +124,12 @@ def markdown(report: dict, max_langs: int = 60) -> str:
     defs = report["metric_definitions"]
     out = ["# Tokenizer quality report\n",
            f"tokkit {report['tool']['version']}, schema {report['schema']} {report['schema_version']}, "
-           f"{report['created']}. Pivot `{s['pivot']}`, baseline `{s['baseline']}`, Rényi alpha {s['alpha']} "
+           f"{report['created']}. Pivot {md_text(str(s['pivot']))}, baseline {md_text(str(s['baseline']))}, "
+           f"Rényi alpha {s['alpha']} "
            f"with the declared vocabulary size, {s['n_boot']} bootstrap resamples ({int(s['ci'] * 100)}% CI).\n"]
     if report["problems"]:
         out.append("## Problems with the inputs\n")
-        out += [f"- `{p['where']}`: {p['problem']}" for p in report["problems"]]
+        out += [f"- {md_text(p['where'])}: {md_text(p['problem'])}" for p in report["problems"]]
         out.append("")
     out.append("## Tokenizers\n")
     cols = ["tokenizer", "vocab_size", "bytes_per_token", "chars_per_token", "nsl", "unk_share", "fertility_mean",

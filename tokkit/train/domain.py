@@ -54,11 +54,13 @@ def kl3m_added_tokens() -> list[str]:
 
 def read_terms(path: str | os.PathLike) -> list[str]:
     """One term per line; blank lines and lines starting with ``#`` are skipped."""
+    from ..textio import read_bytes
+
     p = Path(path)
     if not p.exists():
         raise TokkitError(f"{p}: no such file (domain terms)")
     try:
-        lines = p.read_text(encoding="utf-8").splitlines()
+        lines = read_bytes(p).decode("utf-8").splitlines()  # a regular file, bounded
     except UnicodeDecodeError as e:
         raise TokkitError(f"{p}: invalid UTF-8 at byte {e.start} (domain terms)") from None
     return [ln.strip() for ln in lines if ln.strip() and not ln.lstrip().startswith("#")]

@@ -16,6 +16,8 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
+import types
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,6 +38,25 @@ SUPERBPE_STAGE2_REGEX = r"\p{N}{1,3}| ?[^\s\p{L}\p{N}]{2,}[\r\n/]*| +(?!\S)"
 #: punctuation and whitespace runs may merge too): 20% fewer tokens than BPE at 32K where
 #: "current" gives 16% (docs/train.md)
 SUPERBPE_STAGE2_PRESETS = {"current": SUPERBPE_STAGE2_REGEX, "paper": r"(?=(\d{3})+(?!\d))"}
+
+#: the largest vocabulary a run may ask for (``--pad-pow2`` pads up to twice that)
+MAX_VOCAB_SIZE = 1 << 22
+#: the largest config file read (a config is a few lines; this refuses /dev/zero and the like)
+MAX_CONFIG_BYTES = 1 << 20
+_MAX_I64 = (1 << 63) - 1
+#: inclusive ranges of the numeric options (for a list: of each element)
+RANGES: dict[str, tuple[float, float]] = {
+    "vocab_size": (1, MAX_VOCAB_SIZE),
+    "min_frequency": (0, _MAX_I64),
+    "max_token_bytes": (1, 1 << 20),
+    "max_token_chars": (1, 1 << 20),
+    "snapshots": (1, MAX_VOCAB_SIZE),
+    "transition": (1, MAX_VOCAB_SIZE),
+    "max_words": (1, 1024),
+    "character_coverage": (0.98, 1.0),  # sentencepiece's own bounds
+    "max_sentences": (1, _MAX_I64),  # sentencepiece reads every sentence at 0: no 0
+    "seed": (0, (1 << 32) - 1),
+}
 
 
 @dataclass
@@ -80,23 +101,72 @@ class TrainOptions:
     seed: int = 0
 
     def validate(self) -> "TrainOptions":
+        """Refuse wrong types, out-of-range values and contradictions (one line naming the option)."""
+        self._check_fields()
+        self._check_choices()
+        self._check_combinations()
+        self._check_sizes()
+        self._check_tokens()
+        return self
+
+    def _check_fields(self) -> None:
+        """Every field has its declared type (a TOML/YAML value may not) and lies in its range."""
+        hints = typing.get_type_hints(type(self))
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            _check_type(f.name, value, hints[f.name])
+            if f.name in RANGES and value is not None:
+                lo, hi = RANGES[f.name]
+                for v in (value if isinstance(value, (list, tuple)) else [value]):
+                    if not (lo <= v <= hi):  # NaN fails too
+                        raise TokkitError(f"{f.name}: {v!r} is out of range (from {lo} to {hi})")
+
+    def _check_choices(self) -> None:
         if self.algo not in ALGOS:
-            raise TokkitError(f"unknown algorithm {self.algo!r} (choose from {', '.join(ALGOS)})")
+            raise TokkitError(f"algo: unknown algorithm {self.algo!r} (choose from {', '.join(ALGOS)})")
         if self.digits not in DIGIT_POLICIES:
-            raise TokkitError(f"unknown digit policy {self.digits!r} (choose from {', '.join(DIGIT_POLICIES)})")
+            raise TokkitError(f"digits: unknown digit policy {self.digits!r} (choose from {', '.join(DIGIT_POLICIES)})")
         if self.preset is not None and self.preset not in PRESETS:
-            raise TokkitError(f"unknown pretokenizer preset {self.preset!r} (choose from {', '.join(PRESETS)})")
+            raise TokkitError(f"preset: unknown pretokenizer preset {self.preset!r} (choose from {', '.join(PRESETS)})")
         if self.regex is not None:
             _check_regex(self.regex)
+        if self.algo == "superbpe":
+            _check_regex(SUPERBPE_STAGE2_PRESETS.get(self.stage2_regex, self.stage2_regex), "stage2_regex")
         if self.normalization not in (None, "nfc", "nfkc"):
-            raise TokkitError(f"unknown normalization {self.normalization!r} (nfc or nfkc)")
-        if self.vocab_size <= 0:
-            raise TokkitError("vocab size must be positive")
-        if any(s >= self.vocab_size or s <= 0 for s in self.snapshots):
-            raise TokkitError(f"snapshot sizes must lie between 1 and the vocab size {self.vocab_size}")
-        if self.algo == "superbpe" and self.transition is not None and not 0 < self.transition < self.vocab_size:
+            raise TokkitError(f"normalization: unknown normalization {self.normalization!r} (nfc or nfkc)")
+        if self.errors not in ("strict", "replace"):
+            raise TokkitError(f"errors: unknown errors mode {self.errors!r} (strict or replace)")
+        if not self.text_field:
+            raise TokkitError("text_field: empty field name")
+        if self.terms_file is not None and Path(self.terms_file).exists() and not Path(self.terms_file).is_file():
+            raise TokkitError(f"{self.terms_file}: not a regular file (domain terms)")
+
+    def _check_sizes(self) -> None:
+        if any(s >= self.vocab_size for s in self.snapshots):
+            raise TokkitError(f"snapshots: sizes must lie between 1 and the vocab size {self.vocab_size}")
+        if self.algo == "superbpe" and self.transition is not None and not self.transition < self.vocab_size:
             raise TokkitError(f"transition {self.transition} must lie between 0 and the vocab size {self.vocab_size}")
-        # contradictory options
+        if self.algo == "unigram" or self.extend is not None:
+            return
+        fixed = 256 + len(self.special_tokens) + len(self.added_tokens)
+        for key in ("vocab_size", "transition"):
+            size = getattr(self, key)
+            if size is not None and size < fixed:
+                raise TokkitError(f"{key.replace('_', ' ')} {size} is smaller than the 256 byte tokens plus "
+                                  f"{len(self.special_tokens)} special and {len(self.added_tokens)} added tokens")
+
+    def _check_tokens(self) -> None:
+        seen: dict[str, str] = {}
+        for key in ("special_tokens", "added_tokens"):
+            for t in getattr(self, key):
+                if not t:
+                    raise TokkitError(f"{key}: an empty token")
+                if t in seen:
+                    where = key if seen[t] == key else f"{seen[t]} and {key}"
+                    raise TokkitError(f"{where}: {t!r} is given twice")
+                seen[t] = key
+
+    def _check_combinations(self) -> None:
         if self.snapshots and (self.algo in ("superbpe", "unigram") or self.extend or self.pad_pow2):
             raise TokkitError("snapshots are exact prefixes of one merge list: available for bpe, domain and char "
                               "without --extend or --pad-pow2")
@@ -108,20 +178,49 @@ class TrainOptions:
             raise TokkitError(f"--extend works with bpe, superbpe and domain, not {self.algo}")
         if self.algo == "unigram" and (self.regex or self.digits != "preset"):
             raise TokkitError("unigram (sentencepiece) has its own pretokenization: --regex and --digits do not apply")
-        if self.errors not in ("strict", "replace"):
-            raise TokkitError(f"unknown errors mode {self.errors!r} (strict or replace)")
-        return self
 
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
 
 def load_config(path: str | os.PathLike, **overrides: Any) -> TrainOptions:
-    """Options from a TOML or YAML file (keys are the field names), then ``overrides``."""
+    """Options from a TOML or YAML file (keys are the field names), then ``overrides``; validated.
+    A problem with the file's own values names the file and the key."""
     path = Path(path)
+    data = _read_config(path)
+    known = {f.name for f in dataclasses.fields(TrainOptions)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        shown = ", ".join(k if k.isidentifier() else repr(k) for k in unknown)
+        raise FormatError(path, f"unknown option(s) {shown} (known: {', '.join(sorted(known))})")
+    own = TrainOptions(**data)
+    try:
+        own._check_fields()
+    except TokkitError as e:
+        raise FormatError(path, str(e)) from None
+    opts = TrainOptions(**{**data, **{k: v for k, v in overrides.items() if v is not None}})
+    try:
+        return opts.validate()
+    except TokkitError:
+        try:
+            own.validate()
+        except TokkitError as e:
+            raise FormatError(path, str(e)) from None
+        raise
+
+
+def _read_config(path: Path) -> dict[str, Any]:
+    """The table of options in a TOML or YAML file (the top level, or its ``train`` table)."""
     if not path.exists():
         raise TokkitError(f"{path}: no such file")
-    text = path.read_text(encoding="utf-8")
+    if not path.is_file():
+        raise FormatError(path, "not a regular file")
+    if path.stat().st_size > MAX_CONFIG_BYTES:
+        raise FormatError(path, f"larger than {MAX_CONFIG_BYTES:,} bytes: not a config file")
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise FormatError(path, f"invalid UTF-8 at byte {e.start}") from None
     try:
         if path.suffix in (".yaml", ".yml"):
             import yaml
@@ -133,18 +232,43 @@ def load_config(path: str | os.PathLike, **overrides: Any) -> TrainOptions:
             data = tomllib.loads(text)
     except Exception as e:  # tomllib.TOMLDecodeError, yaml.YAMLError
         raise FormatError(path, f"cannot parse ({type(e).__name__}: {str(e).splitlines()[0]})") from None
-    if not isinstance(data, dict):
-        raise FormatError(path, "the top level must be a table of options")
-    data = dict(data.get("train", data))
-    known = {f.name for f in dataclasses.fields(TrainOptions)}
-    unknown = sorted(set(data) - known)
-    if unknown:
-        raise FormatError(path, f"unknown option(s) {', '.join(unknown)} (known: {', '.join(sorted(known))})")
-    data.update({k: v for k, v in overrides.items() if v is not None})
-    return TrainOptions(**data)
+    if isinstance(data, dict) and "train" in data:
+        data = data["train"]
+    if not isinstance(data, dict) or not all(isinstance(k, str) for k in data):
+        raise FormatError(path, "the options must be a table (key = value)")
+    return dict(data)
 
 
-def _check_regex(pattern: str) -> None:
+_TYPE_NAMES = {int: "an integer", float: "a number", bool: "true or false", str: "a string"}
+
+
+def _check_type(name: str, value: Any, hint: Any) -> None:
+    """``value`` has the type ``hint`` (int, float, bool, str, list[...] of those, ``X | None``)."""
+    args = typing.get_args(hint)
+    if isinstance(hint, types.UnionType):
+        if value is None and type(None) in args:
+            return
+        hint = next(a for a in args if a is not type(None))
+        args = typing.get_args(hint)
+    if typing.get_origin(hint) is list:
+        ok = isinstance(value, (list, tuple)) and all(_is(x, args[0]) for x in value)
+        what = f"a list of {_TYPE_NAMES[args[0]].split(' ', 1)[1]}s"
+    else:
+        ok, what = _is(value, hint), _TYPE_NAMES[hint]
+    if not ok:
+        shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + "..."
+        raise TokkitError(f"{name}: expected {what}, got {shown}")
+
+
+def _is(value: Any, t: type) -> bool:
+    if t in (int, float) and isinstance(value, bool):
+        return False
+    if t is float:
+        return isinstance(value, (int, float))
+    return isinstance(value, t)
+
+
+def _check_regex(pattern: str, key: str = "regex") -> None:
     import json
 
     from .. import _native
@@ -152,7 +276,8 @@ def _check_regex(pattern: str) -> None:
     try:
         _native.Pretokenizer(json.dumps([{"kind": "split", "params": {"regex": pattern, "behavior": "Isolated"}}]))
     except ValueError as e:
-        raise TokkitError(f"pretokenizer regex {pattern!r}: {e}") from None
+        problem = " ".join(str(e).split())  # one line, whatever the pattern holds
+        raise TokkitError(f"{key}: pretokenizer regex {pattern!r}: {problem}") from None
 
 
 def pretokenizer_steps(opts: TrainOptions, regex: str | None = None) -> list[Step]:

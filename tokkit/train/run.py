@@ -26,6 +26,7 @@ from typing import Callable, Iterable, Iterator, Sequence
 from .. import _native
 from ..counts import BATCH_BYTES, CountTable, _from_counter, _steps_json, iter_texts
 from ..errors import TokkitError
+from ..textio import MAX_RECORD_BYTES, check_max_record_bytes, regular_file
 from ..vocab import Step, Vocabulary, read_vocab, write_vocab
 from . import domain
 from .bpe import assemble, learn_merges, new_merge_budget, snapshot, train_bpe
@@ -46,17 +47,22 @@ class Source:
     lang: str | None = None
     size: int = 0
     info: dict = field(default_factory=dict)
+    max_record_bytes: int = MAX_RECORD_BYTES
 
     def texts(self, text_field: str, errors: str) -> Iterator[str]:
         if self.path is not None:
-            yield from iter_texts(self.path, text_field=text_field, errors=errors)
+            yield from iter_texts(self.path, text_field=text_field, errors=errors,
+                                  max_record_bytes=self.max_record_bytes)
         else:
             from ..corpora import open_corpus
 
             yield from open_corpus(self.name, self.lang, split="train")
 
 
-def resolve_sources(corpora: Sequence[str]) -> list[Source]:
+def resolve_sources(corpora: Sequence[str], max_record_bytes: int = MAX_RECORD_BYTES) -> list[Source]:
+    """Sources for the corpus arguments; each file must be a readable regular file (a device,
+    FIFO or directory is refused before anything is read)."""
+    check_max_record_bytes(max_record_bytes)
     if not corpora:
         raise TokkitError("no corpus given")
     out = []
@@ -73,13 +79,10 @@ def resolve_sources(corpora: Sequence[str]) -> list[Source]:
             out.append(Source(c, name=name, lang=lang))
             continue
         p = Path(c)
-        if not p.exists():
-            raise TokkitError(f"{p}: no such file")
         if p.is_dir():
             raise TokkitError(f"{p}: is a directory (give the corpus files, or corpus:NAME for a bundled corpus)")
-        if not os.access(p, os.R_OK):
-            raise TokkitError(f"{p}: cannot be read (permission denied)")
-        out.append(Source(c, path=p, size=p.stat().st_size))
+        p = regular_file(p)
+        out.append(Source(c, path=p, size=p.stat().st_size, max_record_bytes=max_record_bytes))
     return out
 
 
@@ -264,13 +267,14 @@ def _sha(p: Path) -> str:
 
 
 def train(opts: TrainOptions, corpora: Sequence[str | os.PathLike], out: str | os.PathLike, force: bool = False,
-          progress: ProgressFn | None = None) -> TrainResult:
-    """Train and write ``out`` (a directory; refused if non-empty unless ``force``)."""
+          progress: ProgressFn | None = None, max_record_bytes: int = MAX_RECORD_BYTES) -> TrainResult:
+    """Train and write ``out`` (a directory; refused if non-empty unless ``force``). A corpus line
+    (JSONL record) longer than ``max_record_bytes`` is an error naming the file and offset."""
     from .. import __version__
     from ..io import atomic_dir, refuse_overwrite_inputs, write_json_atomic
 
     opts.validate()
-    sources = resolve_sources([str(c) for c in corpora])
+    sources = resolve_sources([str(c) for c in corpora], max_record_bytes)
     out = Path(out)
     inputs = [s.path for s in sources if s.path is not None] + ([opts.extend] if opts.extend else [])
     if opts.terms_file:

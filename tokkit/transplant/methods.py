@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import math
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
@@ -96,6 +97,25 @@ class MethodOptions:
     seed: int = 0  # random
     hypernet: str | None = None  # zett
 
+    def check(self, method: str) -> None:
+        """Refuse a method or option value that would give no result or a meaningless one (a
+        TokkitError naming it); run before anything is loaded or written."""
+        if method not in METHODS:
+            raise TokkitError(f"unknown method {method!r} (choose from {', '.join(METHODS)})")
+        for name, value, ok in (("head", self.head, HEADS), ("gate", self.gate, ("language", "off")),
+                                ("anchors", self.anchors, ("old", "shared"))):
+            if value not in ok:
+                raise TokkitError(f"unknown {name} {value!r} (choose from {', '.join(ok)})")
+        for name, value, least in (("k", self.k, 1), ("candidates", self.candidates, 0), ("top_k", self.top_k, 1),
+                                   ("max_pieces", self.max_pieces, 1), ("seed", self.seed, 0)):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < least):
+                raise TokkitError(f"option {name} must be >= {least} (an integer), got {value!r}")
+        for name, value, lo, hi in (("decomposition_weight", self.decomposition_weight, 0.0, math.inf),
+                                    ("temperature", self.temperature, 1e-6, math.inf),
+                                    ("global_weight", self.global_weight, 0.0, 1.0)):
+            if not (isinstance(value, (int, float)) and math.isfinite(value) and lo <= value <= hi):
+                raise TokkitError(f"option {name} must be a finite number in [{lo:g}, {hi:g}], got {value!r}")
+
 
 # -- donor spaces ------------------------------------------------------------------------------
 def aux_embed(tokens: Sequence[bytes], batch: int = 512, progress: Callable[[int], None] | None = None):
@@ -113,8 +133,8 @@ def aux_embed(tokens: Sequence[bytes], batch: int = 512, progress: Callable[[int
     if path.exists():
         return torch.from_numpy(np.load(path))
     d = minilm_dir()
-    tk = AutoTokenizer.from_pretrained(str(d))
-    m = AutoModel.from_pretrained(str(d)).eval()
+    tk = AutoTokenizer.from_pretrained(str(d), trust_remote_code=False)
+    m = AutoModel.from_pretrained(str(d), trust_remote_code=False, use_safetensors=True).eval()
     texts = [t.decode("utf-8", "replace").strip() or t.decode("utf-8", "replace") or " " for t in tokens]
     if getattr(tk, "do_lower_case", False) or tk.backend_tokenizer.normalizer is not None and \
             "lowercase" in str(tk.backend_tokenizer.normalizer.__getstate__()):
@@ -515,17 +535,7 @@ def fill_rows(method: str, model, old: Tokenizer, new: Tokenizer | Vocabulary, a
     import torch
 
     opts = opts or MethodOptions()
-    if method not in METHODS:
-        raise TokkitError(f"unknown method {method!r} (choose from {', '.join(METHODS)})")
-    if opts.head not in HEADS:
-        raise TokkitError(f"unknown head policy {opts.head!r} (choose from {', '.join(HEADS)})")
-    if opts.gate not in ("language", "off"):
-        raise TokkitError(f"unknown gate {opts.gate!r} (choose from language, off)")
-    if opts.candidates is not None and opts.candidates < 0:
-        raise TokkitError(f"OMP candidates must be >= 0 (0: all anchors), got {opts.candidates}")
-    if opts.anchors not in ("old", "shared") or opts.decomposition_weight < 0:
-        raise TokkitError(f"OMP anchors must be 'old' or 'shared' and the decomposition weight >= 0 "
-                          f"(got {opts.anchors!r}, {opts.decomposition_weight})")
+    opts.check(method)
     new_tok = new if isinstance(new, Tokenizer) else None
     newv = new.vocab if isinstance(new, Tokenizer) else new
     rows, tied = base_rows(model)

@@ -23,7 +23,7 @@ from pathlib import Path
 from ..errors import TokkitError
 from ..tokenizer import Tokenizer
 from .align import align
-from .methods import METHODS, MethodOptions, Progress, fill_rows
+from .methods import MethodOptions, Progress, fill_rows
 
 
 def _template_ok(template: str, new_tokens: set[str]) -> bool:
@@ -35,12 +35,6 @@ def _check_paths(out: Path, inputs: list, force: bool) -> None:
     from ..io import refuse_overwrite_inputs
 
     refuse_overwrite_inputs([out], inputs)
-    ro = out.resolve() if out.exists() else Path(os.path.abspath(out))
-    for i in inputs:
-        p = Path(i).resolve()
-        base = p if p.is_dir() else p.parent
-        if p.is_dir() and (ro == base or ro.is_relative_to(base)):
-            raise TokkitError(f"{out}: the output is inside an input ({p}); choose a directory outside it")
     if out.exists() and not out.is_dir():
         raise TokkitError(f"{out}: exists and is not a directory")
     if out.is_dir() and any(out.iterdir()) and not force:
@@ -67,14 +61,14 @@ def transplant(model_path: str | os.PathLike, tokenizer_path: str | os.PathLike,
     from ..vocab import write_vocab
 
     opts = opts or MethodOptions()
-    if method not in METHODS:
-        raise TokkitError(f"unknown method {method!r} (choose from {', '.join(METHODS)})")
+    opts.check(method)  # before anything is loaded or written
     out = Path(out)
     inputs = [model_path, tokenizer_path] + [p for p in (opts.hypernet,) if p]
     if opts.donor not in ("aux", "corpus"):
         inputs.append(opts.donor)
     _check_paths(out, inputs, force)
-    if pad_to_multiple is not None and pad_to_multiple < 1:
+    if pad_to_multiple is not None and (isinstance(pad_to_multiple, bool) or not isinstance(pad_to_multiple, int)
+                                        or pad_to_multiple < 1):
         raise TokkitError(f"--pad-to-multiple {pad_to_multiple}: give a positive integer")
     t0 = time.perf_counter()
     new = Tokenizer.from_file(tokenizer_path)
@@ -86,6 +80,9 @@ def transplant(model_path: str | os.PathLike, tokenizer_path: str | os.PathLike,
         raise TokkitError(f"{model_path}: the model has no input embedding matrix")
     al = align(old.vocab, new.vocab)
     in_rows, out_rows, records = fill_rows(method, model, old, new, al, opts, progress=progress)
+    if not all(bool(torch.isfinite(r).all()) for r in (in_rows, out_rows) if r is not None):
+        raise TokkitError(f"{model_path}: --method {method} gave embedding rows that are not finite numbers; "
+                          "nothing written")
     d = in_rows.shape[1]
     untied = out_rows is not None
     size = new.vocab.size
@@ -132,6 +129,7 @@ def transplant(model_path: str | os.PathLike, tokenizer_path: str | os.PathLike,
     summary = {"tool": f"tokkit {__version__}", "model": str(model_path), "tokenizer": str(tokenizer_path),
                "method": method, "donor": opts.donor if method == "omp" else None, "head": head_info,
                "vocab_size": size, "padded_to": padded, "base_tied": was_tied, "tied": not untied,
+               "base_vocab": {"size": old.vocab.size, "digest": old.vocab.digest()},
                "alignment": al.counts(), "rows": dict(sorted(counts.items())),
                "chat_template_kept": kept_template, "seconds": None}
     if progress:

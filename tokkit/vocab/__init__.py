@@ -57,8 +57,10 @@ def detect_format(path: str | os.PathLike) -> str:
                 return fmt
         raise TokkitError(f"{s}: directory holds no tokenizer.json, .model, .gguf or .tiktoken file")
     from .gguf_io import is_gguf
+    from .limits import check_regular_file
     from .tiktoken_io import looks_like_tiktoken
 
+    check_regular_file(p, limit=None)  # a device or pipe is refused before a byte is read
     if is_gguf(p):
         return "gguf"
     with open(p, "rb") as f:

@@ -9,6 +9,7 @@ the writer produces a file that stock ``tokenizers.Tokenizer.from_file`` and
 from __future__ import annotations
 
 import json
+import math
 import os
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from .model import (
     TokenType,
     Vocabulary,
 )
+from .limits import check_id_range, check_regular_file
 from .roles import ROLE_KEYS, infer_roles
 from .spec import steps_from_hf, steps_to_hf
 from .surface import bytes_to_strings, parse_byte_piece, strings_to_bytes
@@ -36,9 +38,7 @@ CONFIG_META_KEYS = ("chat_template", "model_max_length", "clean_up_tokenization_
 # ---------------------------------------------------------------------------------------------
 def _load_json(path: Path) -> Any:
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise TokkitError(f"{path}: no such file") from None
+        text = check_regular_file(path).read_text(encoding="utf-8")
     except UnicodeDecodeError as e:
         raise FormatError(path, f"not UTF-8 text (byte {e.start})") from None
     try:
@@ -46,6 +46,18 @@ def _load_json(path: Path) -> Any:
     except json.JSONDecodeError as e:
         hint = " (the file looks truncated)" if e.pos >= len(text) - 2 else ""
         raise FormatError(path, f"invalid JSON at line {e.lineno} column {e.colno}: {e.msg}{hint}") from None
+    except (ValueError, RecursionError) as e:  # a number of over 4300 digits; nesting past the stack
+        what = "nested too deeply" if isinstance(e, RecursionError) else str(e).split(";")[0]
+        raise FormatError(path, f"invalid JSON: {what}") from None
+
+
+def _load_json_object(path: Path) -> dict:
+    obj = _load_json(path)
+    if obj is None:
+        return {}
+    if not isinstance(obj, dict):
+        raise FormatError(path, f"expected a JSON object, got {type(obj).__name__}")
+    return obj
 
 
 def _surface_of(obj: dict) -> Surface:
@@ -58,13 +70,26 @@ def _surface_of(obj: dict) -> Surface:
 
 
 def _token_content(v: Any) -> str | None:
-    if v is None:
-        return None
-    if isinstance(v, str):
-        return v
     if isinstance(v, dict):
-        return v.get("content")
-    return None
+        v = v.get("content")
+    return v if isinstance(v, str) else None
+
+
+def _is_int(x: Any) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool)
+
+
+def _expect(value: Any, ok: bool, where: str | None, what: str, expected: str) -> Any:
+    if not ok:
+        raise FormatError(where, f"{what} is {json.dumps(value)[:40]}, not {expected}")
+    return value
+
+
+def _utf8(s: str, where: str | None, what: str) -> bytes:
+    try:
+        return s.encode("utf-8")
+    except UnicodeEncodeError:
+        raise FormatError(where, f"{what} {s!r} is not valid Unicode (a lone surrogate)") from None
 
 
 def read_hf(path: str | os.PathLike) -> Vocabulary:
@@ -74,33 +99,95 @@ def read_hf(path: str | os.PathLike) -> Vocabulary:
         directory, tj = path, path / "tokenizer.json"
         if not tj.exists():
             raise TokkitError(f"{path}: directory has no tokenizer.json")
+        check_regular_file(tj)
     else:
         directory, tj = path.parent, path
     obj = _load_json(tj)
     if not isinstance(obj, dict) or "model" not in obj:
         raise FormatError(tj, "not a tokenizers JSON file (no 'model' object)")
-    config: dict = {}
     cfg_path = directory / "tokenizer_config.json"
-    if cfg_path.exists():
-        config = _load_json(cfg_path) or {}
+    config = _load_json_object(cfg_path) if cfg_path.is_file() else {}
     stm_path = directory / "special_tokens_map.json"
-    stm = _load_json(stm_path) if stm_path.exists() else {}
+    stm = _load_json_object(stm_path) if stm_path.is_file() else {}
     return vocab_from_hf_json(obj, config=config, special_tokens_map=stm, where=str(tj))
 
 
 def vocab_from_hf_json(obj: dict, config: dict | None = None, special_tokens_map: dict | None = None,
                        where: str | None = None) -> Vocabulary:
+    """The vocabulary of a parsed ``tokenizer.json``; FormatError (naming ``where``) for a field of
+    the wrong type, a negative, repeated or far out-of-range id, or an empty vocabulary."""
     config = config or {}
     special_tokens_map = special_tokens_map or {}
-    model = obj.get("model") or {}
+    model = obj.get("model")
+    _expect(model, isinstance(model, dict), where, "'model'", "an object")
+    kind, model_items, options, unigram_scores, surface = _read_model(model, _surface_of(obj), where)
+    added_by_id = _added_entries(obj.get("added_tokens"), where)
+    model_ids = _model_ids(model_items, where)
+    n = check_id_range(list(model_ids) + list(added_by_id), len(model_ids.keys() | added_by_id.keys()), where)
+    if n == 0:
+        raise FormatError(where, "empty vocabulary (no tokens in the model or added_tokens)")
+    tokens, types = _model_tokens(n, model_ids, added_by_id, surface, options, where)
+
+    # added tokens, with roles from the config files
+    model_unk = model.get("unk_token") if kind in (ModelKind.BPE, ModelKind.WORDPIECE) else None
+    _expect(model_unk, model_unk is None or isinstance(model_unk, str), where, "the model's unk_token", "a string")
+    role_of = _roles_from_config(config, special_tokens_map)
+    if model_unk:
+        role_of.setdefault(model_unk, set()).add(Role.UNK)
+    if kind == ModelKind.UNIGRAM and options.unk_id is not None and options.unk_id in model_ids:
+        role_of.setdefault(model_ids[options.unk_id], set()).add(Role.UNK)
+    added = _added_tokens(added_by_id, model_ids, role_of, tokens, types, where)
+    _set_unk(options, model_unk, model_ids, added, tokens, types, where)
+
+    scores = [unigram_scores.get(i, 0.0) for i in range(n)] if kind == ModelKind.UNIGRAM else None
+    merges = _read_merges(model.get("merges"), model_ids, surface, where) if kind == ModelKind.BPE else []
+    meta: dict[str, Any] = {"source_format": "hf"}
+    if where:
+        meta["source"] = where
+    for k in CONFIG_META_KEYS:
+        if k in config:
+            meta[k] = config[k]
+    if obj.get("truncation") is not None:
+        meta["hf_truncation"] = obj["truncation"]
+    if obj.get("padding") is not None:
+        meta["hf_padding"] = obj["padding"]
+    normalizer = steps_from_hf(obj.get("normalizer"), "normalizer", where)
+    _check_precompiled(normalizer, where)
+    return Vocabulary(
+        model=kind, tokens=tokens, types=types, surface=surface, merges=merges, scores=scores,
+        added=added, options=options,
+        normalizer=normalizer,
+        pretokenizer=steps_from_hf(obj.get("pre_tokenizer"), "pre_tokenizer", where),
+        decoder=steps_from_hf(obj.get("decoder"), "decoder", where),
+        post_processor=steps_from_hf(obj.get("post_processor"), "post_processor", where),
+        meta=meta,
+    )
+
+
+def _check_precompiled(steps: list, where: str | None) -> None:
+    """A SentencePiece charsmap in the normalizer must be base64 of a well-formed trie."""
+    import base64
+    import binascii
+
+    from .sentencepiece_io import check_charsmap
+
+    for s in steps:
+        if s.kind == "precompiled":
+            blob = s.get("precompiled_charsmap")
+            try:
+                check_charsmap(base64.b64decode(blob, validate=True), where)
+            except (TypeError, ValueError, binascii.Error):
+                raise FormatError(where, "the Precompiled normalizer's charsmap is not base64 text") from None
+
+
+def _read_model(model: dict, surface: Surface, where: str | None
+                ) -> tuple[ModelKind, list[tuple[str, Any]], ModelOptions, dict[int, float], Surface]:
+    """(kind, (string, id) pairs, options, unigram scores by id, surface) of the 'model' object."""
     mtype = model.get("type")
     if mtype is None:  # very old files: infer from fields
         mtype = "BPE" if "merges" in model else ("Unigram" if isinstance(model.get("vocab"), list) else "WordPiece")
-    surface = _surface_of(obj)
     options = ModelOptions()
-    scores: list[float] | None = None
-
-    # 1. the model's own vocabulary: string -> id
+    unigram_scores: dict[int, float] = {}
     if mtype == "BPE":
         kind = ModelKind.BPE
         vocab = model.get("vocab")
@@ -110,50 +197,99 @@ def vocab_from_hf_json(obj: dict, config: dict | None = None, special_tokens_map
         options.byte_fallback = bool(model.get("byte_fallback", False))
         options.fuse_unk = bool(model.get("fuse_unk", False))
         options.ignore_merges = bool(model.get("ignore_merges", False))
-        options.continuing_subword_prefix = model.get("continuing_subword_prefix")
-        options.end_of_word_suffix = model.get("end_of_word_suffix")
-        options.dropout = model.get("dropout")
+        options.continuing_subword_prefix = _optional(model, "continuing_subword_prefix", str, where)
+        options.end_of_word_suffix = _optional(model, "end_of_word_suffix", str, where)
+        options.dropout = _optional(model, "dropout", float, where)
+        if options.dropout is not None and not 0.0 <= options.dropout <= 1.0:
+            raise FormatError(where, f"BPE dropout {options.dropout} is outside 0..1")
     elif mtype == "Unigram":
         kind = ModelKind.UNIGRAM
         vlist = model.get("vocab")
         if not isinstance(vlist, list):
             raise FormatError(where, "Unigram model without a 'vocab' list")
-        model_items = [(p[0], i) for i, p in enumerate(vlist)]
-        unigram_scores = {i: float(p[1]) for i, p in enumerate(vlist)}
+        model_items, unigram_scores = _unigram_entries(vlist, where)
         options.byte_fallback = bool(model.get("byte_fallback", False))
-        if model.get("unk_id") is not None:
-            options.unk_id = int(model["unk_id"])
+        options.unk_id = _optional(model, "unk_id", int, where)
+        if options.unk_id is not None and not 0 <= options.unk_id < len(vlist):
+            raise FormatError(where, f"Unigram unk_id {options.unk_id} is outside 0..{len(vlist) - 1}")
     elif mtype == "WordPiece":
         kind = ModelKind.WORDPIECE
         vocab = model.get("vocab")
         if not isinstance(vocab, dict):
             raise FormatError(where, "WordPiece model without a 'vocab' object")
         model_items = list(vocab.items())
-        options.continuing_subword_prefix = model.get("continuing_subword_prefix", "##")
-        options.max_input_chars_per_word = model.get("max_input_chars_per_word", 100)
+        options.continuing_subword_prefix = _optional(model, "continuing_subword_prefix", str, where, "##")
+        options.max_input_chars_per_word = _optional(model, "max_input_chars_per_word", int, where, 100)
+        if options.max_input_chars_per_word is not None and options.max_input_chars_per_word < 0:
+            raise FormatError(where, f"WordPiece max_input_chars_per_word {options.max_input_chars_per_word} "
+                                     "is negative")
         surface = Surface.PLAIN
     else:
-        raise UnsupportedError(f"{where}: model type {mtype!r} is not supported (BPE, Unigram, WordPiece are)")
+        raise UnsupportedError(f"{where}: model type {str(mtype)[:40]!r} is not supported "
+                               "(BPE, Unigram, WordPiece are)")
+    return kind, model_items, options, unigram_scores, surface
 
-    added_json = obj.get("added_tokens") or []
-    added_by_id = {}
+
+def _optional(model: dict, key: str, typ: type, where: str | None, default: Any = None) -> Any:
+    """model[key] when it is None or of type ``typ`` (an int for a float is fine), else FormatError."""
+    v = model.get(key, default)
+    if v is None:
+        return None
+    ok = _is_int(v) if typ is int else (isinstance(v, typ) or (typ is float and _is_int(v)))
+    if typ is float and ok and not math.isfinite(v):
+        ok = False
+    expected = {int: "an integer", float: "a finite number", str: "a string"}[typ]
+    return _expect(v, ok, where, f"the model's {key}", expected)
+
+
+def _unigram_entries(vlist: list, where: str | None) -> tuple[list[tuple[str, int]], dict[int, float]]:
+    items, scores = [], {}
+    for i, p in enumerate(vlist):
+        if not (isinstance(p, list) and len(p) == 2 and isinstance(p[0], str)
+                and (isinstance(p[1], float) or _is_int(p[1])) and math.isfinite(p[1])):
+            raise FormatError(where, f"Unigram vocab entry {i} is {json.dumps(p)[:40]}, not [piece, finite score]")
+        items.append((p[0], i))
+        scores[i] = float(p[1])
+    return items, scores
+
+
+def _added_entries(added_json: Any, where: str | None) -> dict[int, dict]:
+    """id -> entry of 'added_tokens' (a list of objects with a unique non-negative integer id)."""
+    added_json = _expect(added_json, added_json is None or isinstance(added_json, list), where,
+                         "'added_tokens'", "a list") or []
+    added_by_id: dict[int, dict] = {}
     for a in added_json:
-        try:
-            added_by_id[int(a["id"])] = a
-        except (KeyError, TypeError, ValueError):
-            raise FormatError(where, f"malformed added token entry {a!r}") from None
-    model_ids = {}
+        if not isinstance(a, dict) or not _is_int(a.get("id")) or not isinstance(a.get("content"), str):
+            raise FormatError(where, f"malformed added token entry {json.dumps(a)[:60]} "
+                                     "(needs an integer id and a string content)")
+        i = a["id"]
+        if i < 0:
+            raise FormatError(where, f"added token {a['content']!r} has a negative id {i}")
+        if i in added_by_id:
+            raise FormatError(where, f"id {i} is given to two added tokens ({added_by_id[i]['content']!r} "
+                                     f"and {a['content']!r})")
+        added_by_id[i] = a
+    return added_by_id
+
+
+def _model_ids(model_items: list[tuple[str, Any]], where: str | None) -> dict[int, str]:
+    model_ids: dict[int, str] = {}
     for s, i in model_items:
-        if not isinstance(i, int):
-            raise FormatError(where, f"token {s!r} has a non-integer id {i!r}")
+        if not _is_int(i):
+            raise FormatError(where, f"token {s!r} has a non-integer id {json.dumps(i)[:40]}")
+        if i < 0:
+            raise FormatError(where, f"token {s!r} has a negative id {i}")
         if i in model_ids:
             raise FormatError(where, f"id {i} is used by two tokens ({model_ids[i]!r} and {s!r})")
         model_ids[i] = s
-    n = max(list(model_ids) + list(added_by_id) + [-1]) + 1
+    return model_ids
 
+
+def _model_tokens(n: int, model_ids: dict[int, str], added_by_id: dict[int, dict], surface: Surface,
+                  options: ModelOptions, where: str | None) -> tuple[list[bytes], list[TokenType]]:
+    """Token bytes and types of the model's own strings (decoded by the surface), UNUSED elsewhere."""
     tokens: list[bytes] = [b""] * n
     types: list[TokenType] = [TokenType.UNUSED] * n
-    # 2. decode model strings into bytes by the surface
     ids_sorted = sorted(model_ids)
     strings = [model_ids[i] for i in ids_sorted]
     plain_idx = []
@@ -170,24 +306,24 @@ def vocab_from_hf_json(obj: dict, config: dict | None = None, special_tokens_map
     for k, b in zip(plain_idx, decoded):
         i = ids_sorted[k]
         tokens[i], types[i] = b, TokenType.NORMAL
+    return tokens, types
 
-    # 3. added tokens, with roles from the config files
+
+def _roles_from_config(config: dict, special_tokens_map: dict) -> dict[str, set[Role]]:
     role_of: dict[str, set[Role]] = {}
     for key, role in ROLE_KEYS.items():
         content = _token_content(config.get(key)) or _token_content(special_tokens_map.get(key))
         if content:
             role_of.setdefault(content, set()).add(role)
-    model_unk = model.get("unk_token") if mtype in ("BPE", "WordPiece") else None
-    if model_unk:
-        role_of.setdefault(model_unk, set()).add(Role.UNK)
-    if kind == ModelKind.UNIGRAM and options.unk_id is not None and options.unk_id in model_ids:
-        role_of.setdefault(model_ids[options.unk_id], set()).add(Role.UNK)
+    return role_of
+
+
+def _added_tokens(added_by_id: dict[int, dict], model_ids: dict[int, str], role_of: dict[str, set[Role]],
+                  tokens: list[bytes], types: list[TokenType], where: str | None) -> list[AddedToken]:
     added: list[AddedToken] = []
     for i in sorted(added_by_id):
         a = added_by_id[i]
-        content = a.get("content")
-        if not isinstance(content, str):
-            raise FormatError(where, f"added token {i} has no string content")
+        content = a["content"]
         special = bool(a.get("special", False))
         roles = set(role_of.get(content, set())) | infer_roles(content, special)
         added.append(AddedToken(
@@ -196,60 +332,43 @@ def vocab_from_hf_json(obj: dict, config: dict | None = None, special_tokens_map
             single_word=bool(a.get("single_word", False)), normalized=bool(a.get("normalized", not special)),
             in_model=i in model_ids,
         ))
-        tokens[i] = content.encode("utf-8")
+        tokens[i] = _utf8(content, where, "added token")
         types[i] = TokenType.CONTROL if special else TokenType.USER_DEFINED
     _dedupe_unique_roles(added)
+    return added
 
-    # 4. unknown token, scores, merges
-    unk_content = model_unk
-    if unk_content is not None:
-        unk_id = next((i for i, s in model_ids.items() if s == unk_content), None)
+
+def _set_unk(options: ModelOptions, model_unk: str | None, model_ids: dict[int, str], added: list[AddedToken],
+             tokens: list[bytes], types: list[TokenType], where: str | None) -> None:
+    """The unknown token's id (the model's unk_token, else the config's) and its type UNKNOWN."""
+    if model_unk is not None:
+        unk_id = next((i for i, s in model_ids.items() if s == model_unk), None)
         if unk_id is None:
-            unk_id = next((t.id for t in added if t.content == unk_content), None)
+            unk_id = next((t.id for t in added if t.content == model_unk), None)
         options.unk_id = unk_id
     if options.unk_id is None:  # no unk in the model: the config's unk_token (an added token)
         options.unk_id = next((t.id for t in added if Role.UNK in t.roles), None)
     if options.unk_id is not None:  # the model's unk is always type UNKNOWN (as in SentencePiece)
         if types[options.unk_id] == TokenType.NORMAL:
-            tokens[options.unk_id] = model_ids[options.unk_id].encode("utf-8")
+            tokens[options.unk_id] = _utf8(model_ids[options.unk_id], where, "unk token")
         types[options.unk_id] = TokenType.UNKNOWN
-    if kind == ModelKind.UNIGRAM:
-        scores = [unigram_scores.get(i, 0.0) for i in range(n)]
-    merges: list[tuple[int, int, int]] = []
-    if kind == ModelKind.BPE:
-        raw = model.get("merges") or []
-        pairs = []
-        for m in raw:
-            if isinstance(m, str):
-                parts = m.split(" ")
-                if len(parts) != 2:
-                    raise FormatError(where, f"merge {m!r} is not two tokens separated by one space")
-            elif isinstance(m, list) and len(m) == 2:
-                parts = m
-            else:
-                raise FormatError(where, f"malformed merge {m!r}")
-            pairs.append((parts[0], parts[1]))
-        merges = _merges_from_strings(pairs, model_ids, surface, where)
 
-    meta: dict[str, Any] = {"source_format": "hf"}
-    if where:
-        meta["source"] = where
-    for k in CONFIG_META_KEYS:
-        if k in config:
-            meta[k] = config[k]
-    if obj.get("truncation") is not None:
-        meta["hf_truncation"] = obj["truncation"]
-    if obj.get("padding") is not None:
-        meta["hf_padding"] = obj["padding"]
-    return Vocabulary(
-        model=kind, tokens=tokens, types=types, surface=surface, merges=merges, scores=scores,
-        added=added, options=options,
-        normalizer=steps_from_hf(obj.get("normalizer"), "normalizer"),
-        pretokenizer=steps_from_hf(obj.get("pre_tokenizer"), "pre_tokenizer"),
-        decoder=steps_from_hf(obj.get("decoder"), "decoder"),
-        post_processor=steps_from_hf(obj.get("post_processor"), "post_processor"),
-        meta=meta,
-    )
+
+def _read_merges(raw: Any, model_ids: dict[int, str], surface: Surface, where: str | None
+                 ) -> list[tuple[int, int, int]]:
+    raw = _expect(raw, raw is None or isinstance(raw, list), where, "the BPE merges", "a list") or []
+    pairs = []
+    for m in raw:
+        if isinstance(m, str):
+            parts = m.split(" ")
+            if len(parts) != 2:
+                raise FormatError(where, f"merge {m!r} is not two tokens separated by one space")
+        elif isinstance(m, list) and len(m) == 2 and all(isinstance(x, str) for x in m):
+            parts = m
+        else:
+            raise FormatError(where, f"malformed merge {json.dumps(m)[:40]}")
+        pairs.append((parts[0], parts[1]))
+    return _merges_from_strings(pairs, model_ids, surface, where)
 
 
 def _merges_from_strings(pairs: list[tuple[str, str]], model_ids: dict[int, str], surface: Surface,
@@ -418,11 +537,31 @@ def write_hf(v: Vocabulary, out_dir: str | os.PathLike) -> list[Path]:
     from ..io import write_json_atomic
 
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     tj = vocab_to_hf_json(v)
+    check_hf_loads(tj)
+    out.mkdir(parents=True, exist_ok=True)
     cfg, stm = hf_config(v)
     paths = [out / "tokenizer.json", out / "tokenizer_config.json", out / "special_tokens_map.json"]
     write_json_atomic(paths[0], tj, indent=None)
     write_json_atomic(paths[1], cfg)
     write_json_atomic(paths[2], stm)
     return paths
+
+
+def check_hf_loads(tj: dict) -> None:
+    """UnsupportedError unless stock Hugging Face ``tokenizers`` loads the components of ``tj``
+    (normalizer, pretokenizer, decoder, post-processor, padding, truncation; a regex Oniguruma
+    rejects, for one), probed with an empty vocabulary of the same model type so the check takes
+    a millisecond; tokkit builds the vocabulary part itself."""
+    from tokenizers import Tokenizer as HFTokenizer
+
+    model = dict(tj["model"], vocab=[] if tj["model"]["type"] == "Unigram" else {})
+    if "merges" in model:
+        model["merges"] = []
+    if model["type"] == "Unigram":
+        model["unk_id"] = None
+    try:
+        HFTokenizer.from_str(json.dumps(dict(tj, model=model, added_tokens=[])))
+    except Exception as e:  # tokenizers raises a bare Exception
+        raise UnsupportedError(f"cannot write tokenizer.json: Hugging Face tokenizers would not load it ({e})") \
+            from None

@@ -178,6 +178,9 @@ class Vocabulary:
                     seen_roles[role] = t.id
         if self.options.unk_id is not None and not 0 <= self.options.unk_id < n:
             raise FormatError(where, f"unk id {self.options.unk_id} outside 0..{n - 1}")
+        for step in self.post_processor:
+            if step.kind == "template":
+                _check_template(step, n, where)
 
     # -- sizes and lookups --------------------------------------------------------------------
     def __len__(self) -> int:
@@ -282,6 +285,15 @@ class Vocabulary:
         fields["meta"] = dict(fields["meta"])
         return Vocabulary(**fields)
 
+    def digest(self) -> str:
+        """A short content hash of what every id spells (tells one vocabulary from another)."""
+        import hashlib
+
+        h = hashlib.sha256()
+        for t in self.tokens:
+            h.update(len(t).to_bytes(4, "little") + t)
+        return h.hexdigest()[:16]
+
     def summary(self) -> dict[str, Any]:
         """A JSON-able summary (what ``tokkit inspect`` prints)."""
         from collections import Counter
@@ -319,6 +331,36 @@ class Vocabulary:
         }
 
 
+def _check_template(step: Step, n: int, where: str | None) -> None:
+    """A TemplateProcessing post-processor: its items name a sequence or a special token, and
+    each special token's ids are ids of this vocabulary."""
+    specials = step.get("special_tokens") or {}
+    if not isinstance(specials, dict) or not all(isinstance(x, dict) for x in specials.values()):
+        raise FormatError(where, "post-processor: special_tokens is not an object of objects")
+    for name, x in specials.items():
+        ids = x.get("ids", [])
+        if not isinstance(ids, list) or not all(_is_int(i) for i in ids):
+            raise FormatError(where, f"post-processor: special token {name!r} has ids that are not integers")
+        bad = next((i for i in ids if not 0 <= i < n), None)
+        if bad is not None:
+            raise FormatError(where, f"post-processor: special token {name!r} has id {bad} outside 0..{n - 1}")
+    for key in ("single", "pair"):
+        items = step.get(key) or []
+        if not isinstance(items, list) or not all(_template_item_ok(x) for x in items):
+            raise FormatError(where, f"post-processor: malformed {key!r} template")
+
+
+def _template_item_ok(item: Any) -> bool:
+    if not isinstance(item, dict) or len(item) != 1:
+        return False
+    kind, body = next(iter(item.items()))
+    return kind in ("Sequence", "SpecialToken") and isinstance(body, dict) and isinstance(body.get("id"), str)
+
+
+def _is_int(x: Any) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool)
+
+
 def _is_utf8(b: bytes) -> bool:
     try:
         b.decode("utf-8")
@@ -344,13 +386,21 @@ def merges_all_splits(
     for i, (b, t) in enumerate(zip(tokens, types)):
         if t == TokenType.NORMAL:
             index.setdefault(b, i)
+    # only split points where both parts have the length of some token: a vocabulary has few
+    # distinct lengths, so one very long token costs a few slices, not one per byte
+    length_set = {len(b) for b in index} - {0}
+    lengths = sorted(length_set)
     merges: list[tuple[int, int, int]] = []
     for r in order:
         tok = tokens[r]
         if len(tok) < 2 or types[r] != TokenType.NORMAL or index.get(tok) != r:
             continue
         local = []
-        for j in range(1, len(tok)):
+        for j in lengths:
+            if j >= len(tok):
+                break
+            if len(tok) - j not in length_set:
+                continue
             a, b = index.get(tok[:j]), index.get(tok[j:])
             if a is not None and b is not None:
                 local.append((a, b, r))

@@ -8,7 +8,7 @@ from Hugging Face type names, and a one-line description used by ``tokkit inspec
 
 from __future__ import annotations
 
-
+from ..errors import FormatError
 from .model import Step
 
 # -- regex presets (pretokenization patterns of well-known tokenizers) ------------------------
@@ -160,15 +160,22 @@ _SEQUENCE_KEYS = {"normalizer": "normalizers", "pre_tokenizer": "pretokenizers",
 _PATTERN_KINDS = {"split", "replace"}
 
 
-def steps_from_hf(obj: dict | None, slot: str) -> list[Step]:
-    """HF component JSON (possibly a Sequence) -> flat list of steps."""
+def steps_from_hf(obj: dict | None, slot: str, where: str | None = None) -> list[Step]:
+    """HF component JSON (possibly a Sequence) -> flat list of steps; FormatError (naming
+    ``where``) for a component that is not an object with a string type, or a regex that Hugging
+    Face ``tokenizers`` cannot compile."""
     if obj is None:
         return []
-    t = obj.get("type")
+    t = obj.get("type") if isinstance(obj, dict) else None
+    if not isinstance(t, str):
+        raise FormatError(where, f"{slot}: {_json_snippet(obj)} is not an object with a string 'type'")
     if t == "Sequence":
+        subs = obj.get(_SEQUENCE_KEYS[slot], [])
+        if not isinstance(subs, list):
+            raise FormatError(where, f"{slot}: the Sequence's {_SEQUENCE_KEYS[slot]!r} is not a list")
         out: list[Step] = []
-        for sub in obj.get(_SEQUENCE_KEYS[slot], []):
-            out.extend(steps_from_hf(sub, slot))
+        for sub in subs:
+            out.extend(steps_from_hf(sub, slot, where))
         return out
     kind = _HF_NAMES.get(t, f"hf:{t}")
     params = {k: v for k, v in obj.items() if k != "type"}
@@ -178,9 +185,33 @@ def steps_from_hf(obj: dict | None, slot: str) -> list[Step]:
             params["regex"] = pat["Regex"]
         else:
             params["string"] = pat.get("String", "")
+        key = "regex" if "regex" in params else "string"
+        if not isinstance(params[key], str):
+            raise FormatError(where, f"{slot}: the {t} pattern is not a string")
+        if key == "regex":
+            check_regex(params["regex"], where, f"{slot} {t}")
     if kind == "hf:None":
         return []
     return [Step(kind, params)]
+
+
+def check_regex(pattern: str, where: str | None, what: str = "pretokenizer") -> None:
+    """FormatError unless Hugging Face ``tokenizers`` (Oniguruma, the engine that loads the
+    tokenizer.json tokkit writes) compiles ``pattern``."""
+    import tokenizers
+
+    try:
+        tokenizers.Regex(pattern)
+    except Exception as e:  # tokenizers raises a bare Exception for a bad pattern
+        shown = pattern if len(pattern) <= 60 else pattern[:57] + "..."
+        raise FormatError(where, f"{what} regex {shown!r} does not compile: {e}") from None
+
+
+def _json_snippet(x: object) -> str:
+    import json
+
+    s = json.dumps(x, ensure_ascii=False)
+    return s if len(s) <= 40 else s[:37] + "..."
 
 
 def steps_to_hf(steps: list[Step], slot: str, sequence_when_single: bool = False) -> dict | None:

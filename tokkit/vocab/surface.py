@@ -35,9 +35,22 @@ def strings_to_bytes(strings: Sequence[str], surface: Surface, where: str | None
                 except ValueError as e:
                     raise FormatError(where, f"token {s!r} is not byte-level text ({e})") from None
             raise
-    if surface == Surface.METASPACE:
-        return [s.replace("\u2581", " ").encode("utf-8") for s in strings]
-    return [s.encode("utf-8") for s in strings]
+    try:
+        if surface == Surface.METASPACE:
+            return [s.replace("\u2581", " ").encode("utf-8") for s in strings]
+        return [s.encode("utf-8") for s in strings]
+    except UnicodeEncodeError:
+        bad = next(s for s in strings if not encodable(s))
+        raise FormatError(where, f"token {bad!r} is not valid Unicode (a lone surrogate)") from None
+
+
+def encodable(s: str) -> bool:
+    """The string is valid Unicode (no lone surrogate), so it has a UTF-8 spelling."""
+    try:
+        s.encode("utf-8")
+        return True
+    except UnicodeEncodeError:
+        return False
 
 
 def bytes_to_strings(tokens: Sequence[bytes], types: Sequence[TokenType], surface: Surface) -> list[str]:

@@ -18,8 +18,10 @@ from typing import Any
 
 from ..errors import FormatError, TokkitError, UnsupportedError
 from . import spec
+from .limits import check_id_range, check_regular_file
 from .model import AddedToken, ModelKind, ModelOptions, Role, Surface, TokenType, Vocabulary, merges_all_splits
 from .roles import infer_roles
+from .surface import encodable
 
 # file name stem -> (pattern preset, special tokens) for rank files that ship without code
 _KNOWN_FILES: dict[str, tuple[str, dict[str, int]]] = {
@@ -66,10 +68,7 @@ def looks_like_tiktoken(path: Path) -> bool:
 
 def read_ranks(path: Path) -> dict[bytes, int]:
     ranks: dict[bytes, int] = {}
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise TokkitError(f"{path}: no such file") from None
+    data = check_regular_file(path).read_bytes()
     for lineno, line in enumerate(data.splitlines(), 1):
         if not line.strip():
             continue
@@ -92,12 +91,11 @@ def read_ranks(path: Path) -> dict[bytes, int]:
 def vocab_from_ranks(ranks: dict[bytes, int], pattern: str, special_tokens: dict[str, int],
                      meta: dict[str, Any]) -> Vocabulary:
     where = meta.get("source")
-    n = max(list(ranks.values()) + list(special_tokens.values())) + 1
+    n = check_id_range(list(ranks.values()) + list(special_tokens.values()), len(ranks) + len(special_tokens),
+                       where, "rank")
     tokens: list[bytes] = [b""] * n
     types = [TokenType.UNUSED] * n
     for tok, r in ranks.items():
-        if r < 0:
-            raise FormatError(where, f"negative rank {r}")
         if types[r] != TokenType.UNUSED:
             raise FormatError(where, f"rank {r} is given to two tokens")
         tokens[r], types[r] = tok, TokenType.NORMAL
@@ -106,6 +104,8 @@ def vocab_from_ranks(ranks: dict[bytes, int], pattern: str, special_tokens: dict
     for content, i in sorted(special_tokens.items(), key=lambda kv: kv[1]):
         if types[i] == TokenType.NORMAL:
             raise FormatError(where, f"special token {content!r} uses rank {i}, which a normal token has")
+        if types[i] == TokenType.CONTROL:
+            raise FormatError(where, f"special tokens {tokens[i].decode()!r} and {content!r} share id {i}")
         roles = infer_roles(content, True)
         if content in _BOS_NAMES:
             roles.add(Role.BOS)
@@ -117,6 +117,7 @@ def vocab_from_ranks(ranks: dict[bytes, int], pattern: str, special_tokens: dict
         added.append(AddedToken(id=i, content=content, special=True, roles=frozenset(roles)))
     merges = merges_all_splits(tokens, types, range(n))
     pattern = portable_pattern(pattern)
+    spec.check_regex(pattern, where, "split")
     pretok = [spec.split(pattern, "Isolated"), spec.byte_level(add_prefix_space=False, use_regex=False,
                                                                trim_offsets=False)]
     return Vocabulary(model=ModelKind.BPE, tokens=tokens, types=types, surface=Surface.BYTE_LEVEL, merges=merges,
@@ -145,10 +146,7 @@ def read_tiktoken_file(path: str | os.PathLike, pattern: str | None = None,
     side = path.with_name(path.name + ".json")
     meta: dict[str, Any] = {"source": str(path), "source_format": "tiktoken"}
     if side.exists():
-        try:
-            info = json.loads(side.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as e:
-            raise FormatError(side, f"invalid JSON ({e.msg})") from None
+        info = _read_sidecar(side)
         pattern = pattern or info.get("pat_str")
         special_tokens = special_tokens if special_tokens is not None else info.get("special_tokens", {})
     stem = path.name.split(".")[0]
@@ -163,6 +161,29 @@ def read_tiktoken_file(path: str | os.PathLike, pattern: str | None = None,
     if pattern in spec.PATTERNS:
         pattern = spec.PATTERNS[pattern]
     return vocab_from_ranks(ranks, pattern, dict(special_tokens or {}), meta)
+
+
+def _read_sidecar(side: Path) -> dict[str, Any]:
+    """The ``<file>.json`` tokkit writes next to a rank file: pat_str and special_tokens."""
+    try:
+        info = json.loads(check_regular_file(side).read_text(encoding="utf-8"))
+    except UnicodeDecodeError as e:
+        raise FormatError(side, f"not UTF-8 text (byte {e.start})") from None
+    except (ValueError, RecursionError) as e:
+        raise FormatError(side, f"invalid JSON ({getattr(e, 'msg', 'nested too deeply or a huge number')})") \
+            from None
+    if not isinstance(info, dict):
+        raise FormatError(side, "not a JSON object")
+    if not isinstance(info.get("pat_str", ""), str):
+        raise FormatError(side, "pat_str is not a string")
+    specials = info.get("special_tokens", {})
+    if not isinstance(specials, dict) or not all(isinstance(i, int) and not isinstance(i, bool)
+                                                 for i in specials.values()):
+        raise FormatError(side, "special_tokens is not an object of integer ids")
+    bad = next((t for t in specials if not encodable(t)), None)
+    if bad is not None:
+        raise FormatError(side, f"special token {bad!r} is not valid Unicode (a lone surrogate)")
+    return info
 
 
 # ---------------------------------------------------------------------------------------------

@@ -53,7 +53,7 @@ def reference_encoder(path: str | os.PathLike) -> Encoder:
         from transformers import AutoTokenizer
 
         p = Path(s)
-        tok = AutoTokenizer.from_pretrained(str(p.parent), gguf_file=p.name)
+        tok = AutoTokenizer.from_pretrained(str(p.parent), gguf_file=p.name, trust_remote_code=False)
         return lambda texts: [tok.encode(t, add_special_tokens=False) for t in texts]
     from tokenizers import Tokenizer
 
@@ -91,7 +91,7 @@ def stock_hf_encoder(directory: str | os.PathLike) -> Encoder:
     """Stock transformers AutoTokenizer on a directory tokkit wrote."""
     from transformers import AutoTokenizer
 
-    tok = AutoTokenizer.from_pretrained(str(directory))
+    tok = AutoTokenizer.from_pretrained(str(directory), trust_remote_code=False)
     return lambda texts: tok(list(texts), add_special_tokens=False)["input_ids"]
 
 
