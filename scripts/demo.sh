@@ -27,7 +27,7 @@ SMOL=$(.venv/bin/python -c 'from tokkit import assets; print(assets.smollm2_gguf
   > "$OUT/heldout-legal.txt"
 echo "bits per byte on held-out legal text, original: $(.venv/bin/tokkit eval-lm "$SMOL" --text "$OUT/heldout-legal.txt")"
 echo "transplanted (hybrid): $(.venv/bin/tokkit eval-lm "$OUT/smollm2-bpe-legal" --text "$OUT/heldout-legal.txt")"
-# heal: two minutes of distillation from the original (ALM + LM on the new rows, legal train
+# heal: two minutes of distillation from the original (ALM + LM, LoRA + the new rows, legal train
 # split; the held-out text above is not in it); bits per byte before and after
 .venv/bin/tokkit heal "$OUT/smollm2-bpe-legal" --teacher "$SMOL" --corpus corpus:legal --minutes 2 \
   --eval-text "$OUT/heldout-legal.txt" --eval-every 1000 --out "$OUT/smollm2-bpe-legal-healed" --force

@@ -96,7 +96,8 @@ def run_cli(args: list[str], *, cwd: str | os.PathLike | None = None, env: dict 
 def assert_refused(r: Run, *, says: str | None = None, path: str | os.PathLike | None = None) -> None:
     """Exit 2, exactly one stderr line ``tokkit: error: ...`` (naming ``path`` and containing
     ``says`` when given), no traceback, not killed for memory or time."""
-    assert r.killed is None, f"killed for {r.killed} (peak {r.peak_rss_mb:.0f} MB, {r.seconds:.1f} s)\n{r.stderr[-2000:]}"
+    assert r.killed is None, (f"killed for {r.killed} (peak {r.peak_rss_mb:.0f} MB, {r.seconds:.1f} s)\n"
+                              f"{r.stderr[-2000:]}")
     lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
     assert "Traceback" not in r.stderr, r.stderr[-3000:]
     assert r.code == 2, f"exit {r.code}\nstdout: {r.stdout[-1000:]}\nstderr: {r.stderr[-2000:]}"

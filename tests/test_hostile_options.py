@@ -164,7 +164,7 @@ def test_report_options_api_refuses_bad_values():
 
 # -- tokenizer names in report.md, the CSVs and report.html --------------------------------------
 EVIL = '=HYPERLINK("x")|<b>'
-EVIL2 = "[x](http://evil.example)`\n# h"
+EVIL2 = "[x](javascript:alert(1))`\n# h"
 
 
 def test_report_escapes_tokenizer_names(tmp_path):

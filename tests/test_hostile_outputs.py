@@ -153,3 +153,11 @@ def test_ctrl_c_during_train_leaves_no_output(tmp_path):
     assert lines[-1] == "tokkit: error: interrupted" and "Traceback" not in r.stderr, r.stderr[-2000:]
     assert r.seconds < 5 + 1.5
     assert snapshot(tmp_path) == before
+
+
+def test_unwritable_place_is_one_line(toy, tmp_path):
+    """A place the file system refuses (sysfs takes no new directories, even from root; a
+    read-only file system fails the same way): one line naming it, exit 2."""
+    if not os.path.isdir("/sys/kernel"):
+        pytest.skip("no sysfs")
+    assert_refused(run_cli(["convert", toy, "/sys/kernel/tokkit-out", "--to", "hf"]), says="/sys/kernel")

@@ -251,17 +251,13 @@ def smol():
 
 @pytest.mark.real
 @pytest.mark.slow
-def test_real_transplant_to_gpt2_loads_in_stock_transformers_and_generates(tmp_path, real_tokenizers):
+def test_real_transplant_to_gpt2_loads_in_stock_transformers_and_generates(tmp_path, smol_gpt2):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from tokkit.io import sha256_file
-
     gguf = assets.smollm2_gguf()
-    before = sha256_file(gguf)
-    out = tmp_path / "smol-gpt2"
-    code, msg = run("transplant", gguf, real_tokenizers["gpt2"], "--method", "fvt", "--out", out)
+    out, code, msg, before, after = smol_gpt2
     assert code == 0, msg
-    assert sha256_file(gguf) == before
+    assert after == before
     rec = json.loads((out / "transplant_record.json").read_text())
     s = rec["summary"]
     assert s["vocab_size"] == 50257 and s["alignment"]["special"] == 1 and s["rows"]["fvt"] > 13000

@@ -93,12 +93,22 @@ def clean_leftovers(target: str | os.PathLike) -> list[Path]:
 
 
 @contextlib.contextmanager
+def _naming(target: Path) -> Iterator[None]:
+    """An OSError while making the temporary path names the target the user gave."""
+    try:
+        yield
+    except OSError as e:
+        raise TokkitError(f"{target}: cannot be written there ({e.strerror or e})") from None
+
+
+@contextlib.contextmanager
 def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path next to ``target``; rename it onto ``target`` on success."""
     target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    clean_leftovers(target)
-    fd, tmp = tempfile.mkstemp(prefix=_tmp_prefix(target), suffix=".tmp", dir=target.parent)
+    with _naming(target):
+        target.parent.mkdir(parents=True, exist_ok=True)
+        clean_leftovers(target)
+        fd, tmp = tempfile.mkstemp(prefix=_tmp_prefix(target), suffix=".tmp", dir=target.parent)
     os.close(fd)
     tmp_path = Path(tmp)
     try:
@@ -165,9 +175,10 @@ def atomic_dir(target: str | os.PathLike, force: bool = False) -> Iterator[Path]
         raise TokkitError(f"{target}: directory exists and is not empty (use --force to replace it)")
     if nonempty:
         _check_replaceable(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    clean_leftovers(target)
-    tmp = Path(tempfile.mkdtemp(prefix=_tmp_prefix(target), suffix=".tmp", dir=target.parent))
+    with _naming(target):
+        target.parent.mkdir(parents=True, exist_ok=True)
+        clean_leftovers(target)
+        tmp = Path(tempfile.mkdtemp(prefix=_tmp_prefix(target), suffix=".tmp", dir=target.parent))
     try:
         os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes it private
         yield tmp

@@ -19,8 +19,9 @@ from ._progress import step_bar
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Output model directory.")
 @click.option("--loss", default="alm+lm", show_default=True,
               help="lm, alm, or a mix with weights: alm+lm, alm:1+lm:0.2.")
-@click.option("--train", "train_mode", type=click.Choice(TRAIN), default="new-rows", show_default=True,
-              help="new-rows: only the rows the transplant made; embeddings: all rows; lora: LoRA + new rows.")
+@click.option("--train", "train_mode", type=click.Choice(TRAIN), default="lora", show_default=True,
+              help="lora: LoRA adapters (merged when saved) + the rows the transplant made; new-rows: only those "
+                   "rows (every other weight bit-identical); embeddings: all rows.")
 @click.option("--steps", type=click.IntRange(min=1), help="Stop after this many steps.")
 @click.option("--minutes", type=click.FloatRange(min=0, min_open=True), help="Stop after this much training time.")
 @click.option("--batch", type=click.IntRange(min=1), default=8, show_default=True, help="Text pieces per step.")

@@ -95,7 +95,7 @@ def heal(student: str | os.PathLike, teacher: str | os.PathLike, corpora: Sequen
     ``corpora`` (files or ``corpus:NAME[:LANG]``) and write ``out``. Returns the heal record."""
     from ..io import refuse_overwrite_inputs
     from ..train.run import resolve_sources
-    from .data import Encoded, cut_pieces, pieces_digest
+    from .data import cut_pieces, pieces_digest
 
     student, out = Path(student), Path(out)
     sources = resolve_sources(corpora)

@@ -35,7 +35,9 @@ def parse_loss(spec: str) -> dict[str, float]:
 @dataclass
 class HealOptions:
     loss: str = "alm+lm"
-    train: str = "new-rows"
+    #: LoRA + new rows: 1.068x the original's bits per byte after 5 minutes (GPT-2 tokenizer,
+    #: English) where new rows alone reach 1.170x (docs/benchmarks.md, "Healing a transplant")
+    train: str = "lora"
     steps: int | None = None  # stop after this many steps ...
     minutes: float | None = None  # ... or this much training time (whichever comes first)
     batch: int = 8  # text pieces per step
@@ -74,7 +76,8 @@ class HealOptions:
             raise TokkitError(f"eval minutes {self.eval_minutes}: give positive numbers")
         if self.threads is not None:
             _check_int("threads", self.threads, 1)
-        for name in ("lr", "lr_lora", "alm_temperature", "grad_clip") + (("minutes",) if self.minutes is not None else ()):
+        positive = ("lr", "lr_lora", "alm_temperature", "grad_clip") + (("minutes",) if self.minutes is not None else ())
+        for name in positive:
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0:
                 raise TokkitError(f"--{name.replace('_', '-')} {v!r}: give a positive number")

@@ -14,7 +14,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from ..errors import FormatError, TokkitError, UnsupportedError
+from ..errors import FormatError, UnsupportedError
 from . import spec
 from .model import AddedToken, ModelKind, ModelOptions, Role, Step, Surface, TokenType, Vocabulary, merges_all_splits
 from .limits import check_regular_file

@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 from typing import Iterable
 
-from ..errors import FormatError, TokkitError
+from ..errors import FormatError
 
 #: unused ids a tokenizer file may leave below its highest id, beyond one per token it holds
 #: (cl100k leaves 16, o200k 19): readers size their tables by the highest id, so an id far past
