@@ -18,7 +18,10 @@ MERGES2 = [(b"b", b"a"), (b"a", b"a"), (b" ", b"b"), (b"c", b"c"), (b"ba", b"a")
 PREFIXES = [b"", b"a", b"ab", b"abc", b" a", b"a  b", b"abca", b"ba b", b"a   ", b"ab  c", b"c  "]
 
 
-def _toy(merges, seed):
+def _toy(merges, seed, pretokenizer=None, ascii_only=True):
+    """A tiny random float64 Llama over a toy byte-level BPE (``pretokenizer``: steps to use
+    instead of GPT-2's). ``ascii_only``: bytes 128-255 are unused tokens (the brute-force oracle
+    cannot judge covers that end inside a UTF-8 character)."""
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
 
@@ -26,8 +29,11 @@ def _toy(merges, seed):
     from tokkit.vocab import TokenType
 
     v = byte_level_bpe(merges)
-    for i in range(128, 256):  # keep the oracle on ASCII text: no partial UTF-8 tokens
-        v.types[i] = TokenType.UNUSED
+    if pretokenizer is not None:
+        v.pretokenizer = list(pretokenizer)
+    if ascii_only:
+        for i in range(128, 256):
+            v.types[i] = TokenType.UNUSED
     tok = Tokenizer(v)
     torch.manual_seed(seed)
     cfg = LlamaConfig(vocab_size=v.size, hidden_size=32, intermediate_size=64, num_hidden_layers=2,

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from toyvocab import byte_level_bpe
+from test_bytes import _toy
 
 pytestmark = pytest.mark.real  # the pretokenizers are read from the real tokenizer files
 
@@ -29,32 +29,16 @@ NAMES = ["gpt2", "llama3", "qwen2", "smollm2"]
 
 
 def _build(names, ascii_only: bool) -> dict:
-    """One tiny float64 Llama per pretokenizer, over a toy byte-level vocabulary that carries
-    that real tokenizer's pretokenizer steps. ``ascii_only``: bytes 128-255 are unused tokens (the
-    brute-force oracle cannot judge covers that end inside a UTF-8 character)."""
-    import torch
-    from transformers import LlamaConfig, LlamaForCausalLM
-
+    """One tiny float64 Llama per pretokenizer (test_bytes' toy), over a toy byte-level vocabulary
+    that carries that real tokenizer's pretokenizer steps."""
     import tokkit
     from tokkit import assets
     from tokkit.bytes import ByteLM
-    from tokkit.tokenizer import Tokenizer
-    from tokkit.vocab import TokenType
 
     out = {}
     for k, name in enumerate(names):
-        real = tokkit.load(assets.pretrained_tokenizers()[name])
-        v = byte_level_bpe(MERGES)
-        v.pretokenizer = list(real.vocab.pretokenizer)
-        if ascii_only:
-            for i in range(128, 256):
-                v.types[i] = TokenType.UNUSED
-        tok = Tokenizer(v)
-        torch.manual_seed(k)
-        cfg = LlamaConfig(vocab_size=v.size, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                          num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=64,
-                          initializer_range=0.3, tie_word_embeddings=False)
-        model = LlamaForCausalLM(cfg).double().eval()
+        steps = tokkit.load(assets.pretrained_tokenizers()[name]).vocab.pretokenizer
+        model, tok = _toy(MERGES, k, pretokenizer=steps, ascii_only=ascii_only)
         out[name] = (model, tok, ByteLM(model, tok, semantics="canonical", beam=None))
     return out
 

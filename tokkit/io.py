@@ -160,6 +160,18 @@ def _check_replaceable(target: Path) -> None:
                               "output directory); choose a new one")
 
 
+def check_output_dir(target: str | os.PathLike, force: bool) -> None:
+    """Refuse an output directory before any work: a file in its place, or a non-empty directory
+    without ``force`` (with it: one that may be replaced, see :func:`atomic_dir`)."""
+    target = Path(target)
+    if target.exists() and not target.is_dir():
+        raise TokkitError(f"{target}: exists and is not a directory")
+    if target.is_dir() and any(target.iterdir()):
+        if not force:
+            raise TokkitError(f"{target}: directory exists and is not empty (use --force to replace it)")
+        _check_replaceable(target)
+
+
 @contextlib.contextmanager
 def atomic_dir(target: str | os.PathLike, force: bool = False) -> Iterator[Path]:
     """Build a directory under a temporary name next to ``target``, then move it into place.
@@ -168,13 +180,7 @@ def atomic_dir(target: str | os.PathLike, force: bool = False) -> Iterator[Path]
     replaces it as a whole (nothing from an earlier output stays), swapped in by renames.
     """
     target = Path(target)
-    if target.exists() and not target.is_dir():
-        raise TokkitError(f"{target}: exists and is not a directory")
-    nonempty = target.is_dir() and any(target.iterdir())
-    if nonempty and not force:
-        raise TokkitError(f"{target}: directory exists and is not empty (use --force to replace it)")
-    if nonempty:
-        _check_replaceable(target)
+    check_output_dir(target, force)
     with _naming(target):
         target.parent.mkdir(parents=True, exist_ok=True)
         clean_leftovers(target)

@@ -28,7 +28,7 @@ def _csv(value: str | None) -> list[str] | None:
 @click.option("--linguistic/--no-linguistic", default=None,
               help="Lexicon/morphology metrics (default: on for 20 text sets or fewer).")
 @click.option("--no-audit", is_flag=True, help="Skip the vocabulary audits (unreachable, undecodable, digits).")
-@click.option("--force", is_flag=True, help="Write into an existing non-empty directory.")
+@click.option("--force", is_flag=True, help="Replace an existing non-empty output directory (as a whole).")
 def report(tokenizers, corpora, langs, out, pivot, baseline, alpha, n_boot, seed, linguistic, no_audit, force):
     """Quality report for TOKENIZERS (paths in any format tokkit reads, NAME=PATH, or the known
     names gpt2, llama3, qwen2, smollm2, cl100k, mistral-v1, mistral-v3, minilm).

@@ -56,7 +56,7 @@ def _ints(value: str | None) -> list[int] | None:
 @click.option("--errors", type=click.Choice(["strict", "replace"]), help="Invalid UTF-8 handling.")
 @click.option("--max-record-bytes", type=click.IntRange(min=1), default=MAX_RECORD_BYTES, show_default=True,
               help="Longest corpus line (JSONL record) read; a longer one is an error naming the file and offset.")
-@click.option("--force", is_flag=True, help="Write into an existing non-empty directory.")
+@click.option("--force", is_flag=True, help="Replace an existing non-empty output directory (as a whole).")
 def train(corpus, out, config, force, max_record_bytes, **kw):
     """Train a tokenizer on CORPUS files (text, .gz, .zst, JSONL) or bundled corpora (corpus:NAME[:LANG]).
 

@@ -34,7 +34,7 @@ from ..transplant.methods import HEADS, METHODS
 @click.option("--hypernet", type=click.Path(exists=True, file_okay=False), help="--method zett: the hypernetwork.")
 @click.option("--pad-to-multiple", type=click.IntRange(min=1), help="Pad the embedding matrices to a multiple of this.")
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
-@click.option("--force", is_flag=True, help="Write into an existing non-empty directory.")
+@click.option("--force", is_flag=True, help="Replace an existing non-empty output directory (as a whole).")
 def transplant(model, tokenizer, method, out, k, omp_candidates, donor, donor_corpus, omp_anchors,
                decomposition_weight, gate, head, hypernet, pad_to_multiple, seed, force):
     """Give MODEL (an HF model directory or a GGUF file) the tokenizer TOKENIZER (any format tokkit

@@ -38,7 +38,8 @@ def inspect(path: str, as_json: bool, pattern: str | None) -> None:
 @click.argument("out")
 @click.option("--to", "fmt", type=click.Choice(["hf", "tiktoken", "sentencepiece", "gguf"]), required=True,
               help="Output format.")
-@click.option("--force", is_flag=True, help="Write into an existing non-empty directory / over an existing file.")
+@click.option("--force", is_flag=True,
+              help="Replace an existing non-empty output directory (as a whole) / an existing file.")
 @click.option("--pattern", default=None, help="Split regex for a bare tiktoken rank file (preset name or regex).")
 @click.option("--verify", is_flag=True,
               help="After writing hf: compare stock AutoTokenizer on OUT with the original library on the "

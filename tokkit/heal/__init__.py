@@ -93,15 +93,14 @@ def heal(student: str | os.PathLike, teacher: str | os.PathLike, corpora: Sequen
          progress=None) -> dict:
     """Heal ``student`` (a ``tokkit transplant`` output) against ``teacher`` (its base model) on
     ``corpora`` (files or ``corpus:NAME[:LANG]``) and write ``out``. Returns the heal record."""
-    from ..io import refuse_overwrite_inputs
+    from ..io import check_output_dir, refuse_overwrite_inputs
     from ..train.run import resolve_sources
     from .data import cut_pieces, pieces_digest
 
     student, out = Path(student), Path(out)
     sources = resolve_sources(corpora)
     refuse_overwrite_inputs([out, _state_dir(out)], [student, teacher] + [s.path for s in sources if s.path])
-    if out.is_dir() and any(out.iterdir()) and not force:
-        raise TokkitError(f"{out}: directory exists and is not empty (use --force to replace it)")
+    check_output_dir(out, force)
     made, record = new_rows(student)
     device = _device(opts)
     from ..lm import load_model

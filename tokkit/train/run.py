@@ -271,7 +271,7 @@ def train(opts: TrainOptions, corpora: Sequence[str | os.PathLike], out: str | o
     """Train and write ``out`` (a directory; refused if non-empty unless ``force``). A corpus line
     (JSONL record) longer than ``max_record_bytes`` is an error naming the file and offset."""
     from .. import __version__
-    from ..io import atomic_dir, refuse_overwrite_inputs, write_json_atomic
+    from ..io import atomic_dir, check_output_dir, refuse_overwrite_inputs, write_json_atomic
 
     opts.validate()
     sources = resolve_sources([str(c) for c in corpora], max_record_bytes)
@@ -280,8 +280,7 @@ def train(opts: TrainOptions, corpora: Sequence[str | os.PathLike], out: str | o
     if opts.terms_file:
         inputs.append(opts.terms_file)
     refuse_overwrite_inputs([out], inputs)
-    if out.is_dir() and any(out.iterdir()) and not force:
-        raise TokkitError(f"{out}: directory exists and is not empty (use --force to write into it)")
+    check_output_dir(out, force)
     timings: dict = {}
     t_all = time.perf_counter()
     v, record = train_vocab(opts, sources, progress, timings)

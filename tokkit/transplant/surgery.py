@@ -32,13 +32,10 @@ def _template_ok(template: str, new_tokens: set[str]) -> bool:
 
 
 def _check_paths(out: Path, inputs: list, force: bool) -> None:
-    from ..io import refuse_overwrite_inputs
+    from ..io import check_output_dir, refuse_overwrite_inputs
 
     refuse_overwrite_inputs([out], inputs)
-    if out.exists() and not out.is_dir():
-        raise TokkitError(f"{out}: exists and is not a directory")
-    if out.is_dir() and any(out.iterdir()) and not force:
-        raise TokkitError(f"{out}: directory exists and is not empty (use --force to write into it)")
+    check_output_dir(out, force)
 
 
 def _check_tokenizer(tok: Tokenizer, path) -> None:
