@@ -36,8 +36,9 @@ def main() -> None:
 
     from tokkit import Tokenizer, assets, corpora
     from tokkit.lm import bits_per_byte, load_model
-    from tokkit.transplant import MethodOptions, align
-    from tokkit.transplant.methods import _calibration, bias_direction, english_share, fill_rows, fit_offset
+    from tokkit.transplant import MethodOptions, align, english_share, fill_rows
+    from tokkit.transplant.head import bias_direction, fit_offset
+    from tokkit.transplant.head import calibration as _calibration
     from transplant_eval import eval_texts, eval_tokenizers
 
     texts = eval_texts(6000)
@@ -128,8 +129,7 @@ def corpus_donor(model, old, new, al, texts):
 
     from tokkit import corpora
     from tokkit.lm import bits_per_byte
-    from tokkit.transplant import MethodOptions
-    from tokkit.transplant.methods import fill_rows
+    from tokkit.transplant import MethodOptions, fill_rows
 
     donor = list(corpora.open_corpus("legal", split="train"))
     for c in ("gnome-help", "debian-reference"):

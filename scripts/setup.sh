@@ -32,8 +32,18 @@ if [ ! -f "$stamp" ]; then
 fi
 
 # The native core + the package itself (editable: Python edits need no rebuild; Rust edits
-# are rebuilt when native/ changed since the last build).
-native_hash=$(find native -type f \( -name '*.rs' -o -name 'Cargo.toml' -o -name 'Cargo.lock' \) -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -c1-16)
+# are rebuilt when a build input changed since the last build). The inputs are the crate's
+# sources, its manifest and lock file, a build script or cargo configuration where there is
+# one, and pyproject.toml (maturin's settings: features, module name; the package metadata an
+# editable install records). Never native/target: cargo writes .rs files there.
+native_inputs() {
+  find native/src -type f -print0
+  for f in native/Cargo.toml native/Cargo.lock native/build.rs native/.cargo/config.toml \
+           native/rust-toolchain.toml native/rust-toolchain pyproject.toml; do
+    if [ -f "$f" ]; then printf '%s\0' "$f"; fi
+  done
+}
+native_hash=$(native_inputs | sort -z | xargs -0 sha256sum | sha256sum | cut -c1-16)
 nstamp="$VENV/.tokkit-native-$native_hash"
 if [ ! -f "$nstamp" ] || ! "$P" -c "import tokkit._native" 2>/dev/null; then
   echo "[setup] building the native core (cargo, release)"

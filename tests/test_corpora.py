@@ -65,6 +65,29 @@ def test_udhr_lookup_by_iso_code_and_errors():
     assert list(corpora.open_corpus("udhr", "eng", split="all")) == corpora.udhr("eng")
 
 
+# where corpora._udhr_key and the report's resolver used to disagree (or one of them failed)
+@pytest.mark.parametrize("lang,key", [
+    ("sw", "swh"), ("swh", "swh"), ("fi", "fin"), ("es", "spa"), ("hau", "hau_3"), ("qu", "quz"),
+    ("de", "deu_1901"), ("pt", "por_BR"), ("pt-PT", "por_PT"), ("pt-pt", "por_PT"), ("zh-hant", "cmn_hant"),
+    ("sr-latn", "srp_latn"), ("por_br", "por_BR"), ("de-DE", "deu_1901"), ("en-US", "eng"), ("tr", "tur"),
+])
+def test_udhr_one_resolver_for_corpora_and_reports(lang, key):
+    from tokkit.quality.inputs import resolve_udhr_lang
+
+    assert resolve_udhr_lang is corpora.udhr_entry
+    assert corpora.udhr_entry(lang)["key"] == key
+    assert list(corpora.udhr_parallel([lang])) == [key]
+    assert corpora.udhr(lang) == corpora.udhr(key)
+
+
+def test_udhr_resolver_keeps_exact_keys_and_documented_defaults():
+    for key in ("042", "053", "062", "deu_1996", "cmn_hans", "jpn", "spa"):
+        assert corpora.udhr_entry(key)["key"] == key
+    assert corpora.udhr_entry("deu")["key"] == "deu_1901" and corpora.udhr_entry("cmn")["key"] == "cmn_hans"
+    with pytest.raises(TokkitError, match="'xx-unknown'"):
+        corpora.udhr_entry("xx-unknown")
+
+
 def test_legal_split_is_fixed_and_disjoint():
     d = corpora.corpora_dir() / "legal"
     index = json.loads((d / "index.json").read_text())

@@ -41,6 +41,10 @@ def test_identical_ids_on_every_udhr_language_and_legal(name, real_tokenizers):
     want = hf(texts)
     bad = [i for i, (a, b) in enumerate(zip(want, got)) if a != b.tolist()]
     assert not bad, (len(bad), texts[bad[0]][:80])
+    # the offsets path gives the same ids (and spans inside every text)
+    e = t.encode_offsets(texts)
+    assert np.array_equal(e.ids, ids) and np.array_equal(e.lengths, lengths)
+    assert ((0 <= e.starts) & (e.starts <= e.ends)).all()
 
 
 PIECES = ["<|endoftext|>", "<|im_start|>", "[INST]", "<s>", "</s>", "<|begin_of_text|>", " ", "  ", "\n", "\t", "\r\n",

@@ -182,11 +182,13 @@ def test_cli_refuses_a_wrong_teacher_and_a_corrupt_corpus(toy, tmp_path):
     r = run_cli(["heal", toy / "student", "--teacher", tmp_path / "wrong", "--corpus", toy / "corpus.txt",
                  "--out", out, "--steps", "2"])
     assert_refused(r, says="not the model this student was transplanted from")
+    assert r.peak_rss_mb < 700, r.peak_rss_mb  # refused before either model is read
     bad = tmp_path / "bad.txt.gz"
     bad.write_bytes(gzip.compress(TEXT.encode())[:-12])
     r = run_cli(["heal", toy / "student", "--teacher", toy / "teacher", "--corpus", bad, "--out", out,
                  "--steps", "2"])
     assert_refused(r, path=bad)
+    assert r.peak_rss_mb < 700, r.peak_rss_mb  # refused before either model is read
     after = snapshot(tmp_path)
     assert {k: v for k, v in after.items() if k != "bad.txt.gz"} == before
 

@@ -210,11 +210,15 @@ def test_digit_chunk_classification():
 def test_decoder_without_merges_decodes_like_the_full_tokenizer(real_tokenizers):
     rng = np.random.default_rng(0)
     for name in ("gpt2", "mistral-v1"):
+        from tokenizers import Tokenizer as HFTokenizer
+
+        from tokkit.vocab.hf import vocab_to_hf_json
+
         tok = Tokenizer.from_file(real_tokenizers[name])
-        light, full = A.decoder_of(tok), tok._hf()
+        full = HFTokenizer.from_str(json.dumps(vocab_to_hf_json(tok.vocab)))
         for _ in range(50):
             ids = rng.integers(0, tok.vocab.size, 12).tolist()
-            assert light.decode(ids) == full.decode(ids)
+            assert tok.decode(ids, skip_special_tokens=True) == full.decode(ids)
 
 
 # -- bad input and the report --------------------------------------------------------------------------
@@ -275,6 +279,67 @@ def test_language_codes_resolve_like_the_corpus_api():
         resolve_udhr_lang("engg")
     problems: list[Problem] = []
     assert [s.lang for s in text_sets(["udhr"], ["en", "xx"], problems)] == ["eng"] and len(problems) == 1
+
+
+def test_file_corpus_reads_through_textio(tmp_path):
+    """FILE:LANG goes through tokkit.textio: plain text is one text per non-blank line (as
+    before), compressed files are read, JSONL lines are split at newlines only."""
+    import gzip
+
+    plain = tmp_path / "tr.txt"
+    plain.write_bytes("Bir satır.\r\n\n  \nİki\u2028üç\n".encode())
+    gz = tmp_path / "tr.txt.gz"
+    gz.write_bytes(gzip.compress(plain.read_bytes()))
+    jl = tmp_path / "de.jsonl.gz"
+    jl.write_bytes(gzip.compress('{"text": "Ein\u2028Satz"}\n\n{"text": ""}\n{"text": " "}\n'.encode()))
+    problems: list[Problem] = []
+    sets = text_sets([f"{plain}:tr", f"{gz}:tr", f"{jl}:de"], None, problems)
+    assert problems == []
+    assert sets[0].texts == ["Bir satır.", "İki", "üç"] == sets[1].texts
+    assert sets[2].texts == ["Ein\u2028Satz", " "]  # a raw U+2028 inside a JSON string is not a line break
+    assert sets[0].sha256 == sets[1].sha256
+
+
+def test_file_corpus_problems_name_the_file_once(tmp_path):
+    import gzip
+
+    cut = tmp_path / "cut.txt.gz"
+    cut.write_bytes(gzip.compress(b"a\n" * 1000)[:-12])
+    bad = tmp_path / "bad.txt"
+    bad.write_bytes(b"ok\n\xff\n")
+    rec = tmp_path / "rec.jsonl"
+    rec.write_text('{"text": 1}\n')
+    missing = tmp_path / "nope.txt"
+    problems: list[Problem] = []
+    specs = [f"{cut}:en", f"{bad}:en", f"{rec}:en", f"{tmp_path}:en", f"{missing}:en"]
+    assert text_sets(specs, None, problems) == []
+    got = {p.where: p.problem for p in problems}
+    assert got[str(cut)].startswith("truncated or corrupt gzip stream")
+    assert got[str(bad)] == "invalid UTF-8 at byte 3 (line 2)"  # no "--errors replace": reports have no such option
+    assert got[str(rec)] == "line 1: no string field 'text'"
+    assert got[str(tmp_path)] == "is a directory, not a file"
+    assert got[str(missing)] == "no such file"
+    with pytest.raises(TokkitError, match=f"no text to evaluate: {bad}: invalid UTF-8"):
+        build_report(["gpt2"], [f"{bad}:en"], None, FAST)
+
+
+def test_unit_matrix_rows_are_sets_and_columns_units():
+    batch = build_batch([_set(["a b", "c"], aligned=True), _set(["d", "e f g"], "deu", aligned=True)])
+    m = P.unit_matrix(batch, np.array([3, 1, 2, 5]), [1, 0])
+    assert m.dtype == float and m.tolist() == [[2, 5], [3, 1]]
+
+
+def test_one_version_everywhere(toy_dir):
+    """The version has one source (native/Cargo.toml, read by maturin): package metadata, the
+    module, the native core and a report's provenance agree."""
+    import importlib.metadata
+
+    import tokkit
+    from tokkit import _native
+
+    assert tokkit.__version__ == importlib.metadata.version("tokkit") == _native.version()
+    rep = build_report([str(toy_dir)], ["udhr"], ["tr"], FAST)
+    assert rep["tool"]["version"] == tokkit.__version__
 
 
 def test_write_read_and_refusals(tmp_path, toy_dir):

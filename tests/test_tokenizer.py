@@ -45,8 +45,9 @@ def test_encode_batch_matches_encode(real_tokenizers):
     t = tok("llama3", real_tokenizers)
     texts = ["one", "two words", "", "ünï 日本"]
     assert [list(x) for x in t.encode_batch(texts)] == [list(t.encode(x)) for x in texts]
-    ids, offs = t.encode_with_offsets("two words")
-    assert offs.shape == (len(ids), 2) and offs[-1, 1] == len("two words")
+    e = t.encode_offsets("two words")
+    assert len(e) == 1 and len(e.starts) == len(e.ends) == len(e.ids) and e.ends[-1] == len("two words")
+    assert e.ids.tolist() == t.encode("two words").tolist()
 
 
 def test_add_special_tokens_uses_roles(real_tokenizers):
@@ -63,18 +64,16 @@ def test_add_special_tokens_uses_roles(real_tokenizers):
 def test_byte_offsets_spell_the_tokens(real_tokenizers_loaded, texts):
     for name in ("cl100k", "mistral-v3"):
         t = real_tokenizers_loaded[name]
-        ids, ends, lengths = t.encode_batch_byte_offsets(texts)
-        k = 0
-        for text, n in zip(texts, lengths):
+        e = t.encode_offsets(texts)
+        for k, text in enumerate(texts):
             b = text.encode("utf-8", "surrogatepass")
-            prev = 0
-            for _ in range(n):
-                assert prev <= ends[k] <= len(b)
-                if name == "cl100k":  # lossless byte-level: each span is exactly the token's bytes
-                    assert b[prev:ends[k]] == t.vocab.tokens[ids[k]]
-                prev = ends[k]
-                k += 1
-            assert prev == len(b) or n == 0
+            ids, starts, ends = e[k]
+            assert ((0 <= starts) & (starts <= ends) & (ends <= len(b))).all()
+            assert (np.diff(starts) >= 0).all()
+            assert len(ids) == 0 or (starts[0] == 0 and ends.max() == len(b))
+            if name == "cl100k":  # lossless byte-level: the spans tile the text, each the token's bytes
+                assert (starts[1:] == ends[:-1]).all()
+                assert [b[s:x] for s, x in zip(starts, ends)] == [t.vocab.tokens[i] for i in ids]
 
 
 @pytest.fixture(scope="module")

@@ -15,8 +15,9 @@ import tokkit
 from tokkit import assets
 from tokkit.cli import cli
 from tokkit.errors import TokkitError
-from tokkit.transplant import MethodOptions, align, fill_rows, omp, transplant
-from tokkit.transplant.align import special_rows
+from tokkit.align import special_rows
+from tokkit.transplant import MethodOptions, align, fill_rows, transplant
+from tokkit.transplant.omp import omp
 from tokkit.vocab import AddedToken, Role, write_vocab
 from toyvocab import byte_level_bpe
 
@@ -161,7 +162,7 @@ def test_surgery_on_a_tiny_llama(tiny, method):
 @settings(max_examples=30, deadline=None)
 @given(st.lists(st.binary(min_size=1, max_size=6), min_size=1, max_size=8))
 def test_fvt_recipe_weights_sum_to_one_and_spell_the_token(tokens):
-    from tokkit.transplant.methods import _fvt
+    from tokkit.transplant.fvt import fvt_recipe as _fvt
 
     old = tokkit.Tokenizer(byte_level_bpe(OLD_MERGES))
     r = _fvt(tokens, old, 16)
@@ -174,7 +175,9 @@ def test_fvt_recipe_weights_sum_to_one_and_spell_the_token(tokens):
 @settings(max_examples=30, deadline=None)
 @given(st.lists(st.binary(min_size=1, max_size=6), min_size=1, max_size=8), st.floats(0, 1), st.integers(0, 2**31))
 def test_gated_recipe_is_the_blend_of_its_parts(tokens, lam, seed):
-    from tokkit.transplant.methods import Recipe, _fvt, _gated
+    from tokkit.transplant.fvt import fvt_recipe as _fvt
+    from tokkit.transplant.gate import gated as _gated
+    from tokkit.transplant.recipe import Recipe
 
     old = tokkit.Tokenizer(byte_level_bpe(OLD_MERGES))
     fvt = _fvt(tokens, old, 16)
@@ -194,7 +197,7 @@ def test_gated_recipe_is_the_blend_of_its_parts(tokens, lam, seed):
 
 
 def test_english_share_on_a_real_tokenizer():
-    from tokkit.transplant.methods import english_share
+    from tokkit.transplant import english_share
 
     tok = tokkit.Tokenizer.from_file(assets.pretrained_tokenizers()["qwen2"])
     e = english_share(tok)
@@ -323,7 +326,8 @@ def test_real_fill_rows_records_and_shapes(smol, real_tokenizers):
 def test_real_decomposition_block_of_the_omp_space(smol):
     """OMP's optional decomposition block: old tokens get their centred rows, a new token the
     mean of its pieces' centred rows (its FVT row), scaled to the requested mean norm."""
-    from tokkit.transplant.methods import _decomposition_block, _fvt
+    from tokkit.transplant.fvt import fvt_recipe as _fvt
+    from tokkit.transplant.spaces import decomposition_block as _decomposition_block
     from tokkit.vocab import TokenType
 
     model, old = smol
@@ -342,7 +346,7 @@ def test_real_decomposition_block_of_the_omp_space(smol):
 def test_omp_candidate_screen_defaults_to_64_per_atom(monkeypatch):
     """Each target's dictionary is cut to 64 x k anchors unless told otherwise (0: no cut): 512 in
     the aux space (k=8), 4,096 with a donor model (k=64), where 512 cost 5% in English."""
-    from tokkit.transplant import methods
+    from tokkit.transplant import omp as methods
 
     seen = []
 
@@ -357,3 +361,68 @@ def test_omp_candidate_screen_defaults_to_64_per_atom(monkeypatch):
     assert seen == [512, 4096, 1000, None]
     with pytest.raises(TokkitError, match="candidates must be >= 0"):
         fill_rows("omp", None, None, None, None, MethodOptions(candidates=-1))
+
+
+# -- one module per method: registry, options, default, no cycle with hypernet ------------------
+def test_registry_covers_every_method_and_one_default_everywhere():
+    import inspect
+
+    from tokkit.cli.transplant_cmds import transplant as transplant_cmd
+    from tokkit.transplant import DEFAULT_METHOD, METHODS, Method
+    from tokkit.transplant.registry import REGISTRY
+
+    assert set(REGISTRY) == set(Method) and METHODS == tuple(m.value for m in Method)
+    assert all(e.head in ("offset", "tied") for e in REGISTRY.values())
+    assert DEFAULT_METHOD is Method.HYBRID
+    assert inspect.signature(transplant).parameters["method"].default is DEFAULT_METHOD
+    cli_default = next(p.default for p in transplant_cmd.params if p.name == "method")
+    assert cli_default == DEFAULT_METHOD.value
+    assert list(next(p for p in transplant_cmd.params if p.name == "method").type.choices) == list(METHODS)
+
+
+def test_options_are_checked_once_when_made_and_with_the_method():
+    from tokkit.transplant import Method
+
+    with pytest.raises(TokkitError, match=r"option k must be >= 1 .*\(--k\)"):
+        MethodOptions(k=0)
+    with pytest.raises(TokkitError, match="unknown gate"):
+        MethodOptions(gate="sometimes")
+    opts = MethodOptions()
+    opts.head = "nope"  # changed after it was made: check() validates again
+    with pytest.raises(TokkitError, match="unknown head"):
+        opts.check("fvt")
+    assert MethodOptions().check("omp") is Method.OMP
+    with pytest.raises(TokkitError, match="unknown method"):
+        MethodOptions().check("nope")
+    with pytest.raises(TokkitError, match="needs --hypernet"):
+        MethodOptions().check("zett")
+    with pytest.raises(TokkitError, match="needs a corpus"):
+        MethodOptions(donor="corpus").check("omp")
+    # the API lets one MethodOptions serve several methods; the CLI refuses options given for nothing
+    assert MethodOptions(hypernet="h").check("fvt") is Method.FVT
+    with pytest.raises(TokkitError, match="only used with --method zett"):
+        MethodOptions(hypernet="h").check("fvt", unused=True)
+    with pytest.raises(TokkitError, match="only used with --donor corpus"):
+        MethodOptions(donor_texts=["text"]).check("omp", unused=True)
+
+
+def test_hypernet_imports_nothing_from_transplant():
+    """transplant uses hypernet only in zett.py, when the method runs; hypernet never imports
+    transplant (the alignment both use is tokkit.align): no cycle between the packages."""
+    import ast
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    pkg = Path(tokkit.__file__).parent
+    for p in (pkg / "hypernet").glob("*.py"):
+        for node in ast.walk(ast.parse(p.read_text())):
+            if isinstance(node, ast.ImportFrom):
+                assert "transplant" not in (node.module or ""), p
+    users = [p.name for p in (pkg / "transplant").glob("*.py") if "hypernet" in
+             " ".join(n.module or "" for n in ast.walk(ast.parse(p.read_text())) if isinstance(n, ast.ImportFrom))]
+    assert users == ["zett.py"]
+    out = subprocess.run([sys.executable, "-c", "import sys, tokkit.transplant; "
+                          "print(any(m.startswith('tokkit.hypernet') for m in sys.modules))"],
+                         capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"  # importing transplant does not load hypernet

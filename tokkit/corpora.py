@@ -39,6 +39,7 @@ __all__ = [
     "list_corpora",
     "open_corpus",
     "udhr",
+    "udhr_entry",
     "udhr_languages",
     "udhr_parallel",
 ]
@@ -104,17 +105,36 @@ def udhr_languages() -> list[dict]:
     return [dict(e) for e in _udhr_index()["languages"]]
 
 
-def _udhr_key(lang: str) -> str:
+def _canonical_first(hits: list[dict]) -> dict:
+    """Of several declarations for one language, the one whose key is the ISO 639-3 code
+    (``swh`` before ``062``, ``fin`` before ``067``), then keys that start with it
+    (``deu_1901``), then key order."""
+    return min(hits, key=lambda e: (e["key"] != e["iso639_3"], not e["key"].startswith(e["iso639_3"]), e["key"]))
+
+
+def udhr_entry(lang: str) -> dict:
+    """The UDHR index entry (see :func:`udhr_languages`) for ``lang``, the one resolver of
+    language names for the UDHR (``udhr``, ``udhr_parallel``, ``open_corpus`` and reports):
+
+    1. a declaration key (``deu_1996``; also in another letter case, ``por_br``);
+    2. an ISO 639-3 code (``tur``) or a BCP 47 tag (``zh-Hant``, any letter case, ``_`` for ``-``);
+    3. the primary subtag of a tag (ISO 639-1 ``de``, or ``en-US``, ``de-DE``).
+
+    Where several declarations match, the canonical one (:func:`_canonical_first`: ``sw`` ->
+    ``swh``, ``fi`` -> ``fin``, ``de`` -> ``deu_1901``). Unknown: a TokkitError with close matches."""
     langs = _udhr_index()["languages"]
-    keys = [e["key"] for e in langs]
-    if lang in keys:
-        return lang
-    # an ISO 639-3 code or BCP 47 tag: the first declaration in key order (documented default)
-    for field in ("iso639_3", "bcp47"):
-        hits = sorted(e["key"] for e in langs if e[field] == lang)
+    for e in langs:
+        if e["key"] == lang:
+            return dict(e)
+    low = lang.lower().replace("_", "-")
+    steps = (lambda e: e["key"].lower().replace("_", "-") == low,
+             lambda e: e["iso639_3"] == low or e["bcp47"].lower() == low,
+             lambda e: e["bcp47"].lower().split("-")[0] == low.split("-")[0])
+    for match in steps:
+        hits = [e for e in langs if match(e)]
         if hits:
-            return hits[0]
-    options = sorted(set(keys) | {e["iso639_3"] for e in langs})
+            return dict(_canonical_first(hits))
+    options = sorted({e["key"] for e in langs} | {e["iso639_3"] for e in langs})
     raise TokkitError(f"no UDHR declaration for language {lang!r}{_suggest(lang, options)}")
 
 
@@ -132,15 +152,15 @@ def _udhr_texts(key: str) -> tuple[str, ...]:
 def udhr(lang: str) -> list[str]:
     """The 30 aligned article texts of one declaration, article 1 first.
 
-    ``lang``: a declaration key (``deu_1996``), or an ISO 639-3 code / BCP 47 tag, which opens the
-    first declaration with that code in key order (``deu`` -> ``deu_1901``)."""
-    return list(_udhr_texts(_udhr_key(lang)))
+    ``lang``: a declaration key (``deu_1996``), an ISO 639-3 code, a BCP 47 tag or an ISO 639-1
+    code, resolved by :func:`udhr_entry` (``deu`` and ``de`` -> ``deu_1901``)."""
+    return list(_udhr_texts(udhr_entry(lang)["key"]))
 
 
 def udhr_parallel(langs: list[str] | None = None) -> dict[str, list[str]]:
     """{declaration key: 30 article texts}, aligned unit by unit; every declaration when ``langs``
     is None."""
-    keys = [e["key"] for e in _udhr_index()["languages"]] if langs is None else [_udhr_key(x) for x in langs]
+    keys = [e["key"] for e in _udhr_index()["languages"]] if langs is None else [udhr_entry(x)["key"] for x in langs]
     return {k: list(_udhr_texts(k)) for k in keys}
 
 

@@ -128,7 +128,7 @@ def _exact_sum(counts: np.ndarray) -> int:
 
 
 def _steps_json(pretokenizer: Sequence[Step] | Sequence[dict]) -> list[dict]:
-    return [s if isinstance(s, dict) else {"kind": s.kind, "params": s.params} for s in pretokenizer]
+    return [s if isinstance(s, dict) else s.to_native() for s in pretokenizer]
 
 
 def _from_counter(counter, pretok: list[dict], meta: dict) -> CountTable:

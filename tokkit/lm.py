@@ -337,7 +337,7 @@ def bits_per_byte(model, tok: Tokenizer, texts: Sequence[str], max_len: int = 10
     bits, n_bytes, n_tokens = 0.0, 0, 0
     with torch.no_grad():
         for t in texts:
-            ids = [int(x) for x in tok.encode(t)]
+            ids = [int(x) for x in tok.encode(t, special="text")]
             seq = torch.as_tensor([pid] + ids, device=e_in.device)
             n_bytes += len(t.encode("utf-8"))
             n_tokens += len(ids)

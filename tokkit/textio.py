@@ -220,8 +220,16 @@ def text_argument(value: str, name: str = "TEXT") -> str:
     return value
 
 
-def _is_jsonl(path: Path) -> bool:
-    return any(path.name.endswith(s) for s in (".jsonl", ".jsonl.gz", ".jsonl.zst", ".ndjson"))
+#: the message's way out of an encoding error, for the commands that have ``--errors``
+_REPLACE_HINT = "use --errors replace to substitute U+FFFD"
+
+
+def is_jsonl(path: str | os.PathLike) -> bool:
+    """Whether :func:`iter_texts` reads ``path`` as JSONL (by name: ``.jsonl``, ``.ndjson``,
+    also compressed)."""
+    name = Path(path).name
+    return any(name.endswith(s) for s in (".jsonl", ".jsonl.gz", ".jsonl.zst", ".ndjson", ".ndjson.gz",
+                                          ".ndjson.zst"))
 
 
 def _record(path: Path, lineno: int, line: str) -> dict | None:
@@ -239,7 +247,7 @@ def _record(path: Path, lineno: int, line: str) -> dict | None:
     return rec
 
 
-def _field_text(path: Path, lineno: int, rec: dict, text_field: str, errors: str) -> str:
+def _field_text(path: Path, lineno: int, rec: dict, text_field: str, errors: str, hint: bool = True) -> str:
     """The ``text_field`` of a record. A lone surrogate escape (``\\ud800``), which is not text,
     is refused (or replaced with U+FFFD)."""
     text = rec.get(text_field)
@@ -250,20 +258,20 @@ def _field_text(path: Path, lineno: int, rec: dict, text_field: str, errors: str
     except UnicodeEncodeError as e:
         if errors == "strict":
             raise FormatError(path, f"line {lineno}: {text_field!r} has a lone surrogate U+{ord(text[e.start]):04X} "
-                                    "(not text); use --errors replace to substitute U+FFFD") from None
+                                    "(not text)" + (f"; {_REPLACE_HINT}" if hint else "")) from None
         text = _SURROGATE.sub("\ufffd", text)
     return text
 
 
-def _decoded_lines(path: Path, errors: str, max_record_bytes: int) -> Iterator[tuple[int, str]]:
+def _decoded_lines(path: Path, errors: str, max_record_bytes: int, hint: bool = True) -> Iterator[tuple[int, str]]:
     if errors not in ("strict", "replace"):
         raise TokkitError(f"unknown errors mode {errors!r} (strict or replace)")
     for lineno, offset, raw in iter_lines(path, max_record_bytes):
         try:
             yield lineno, raw.decode("utf-8", errors)
         except UnicodeDecodeError as e:
-            raise FormatError(path, f"invalid UTF-8 at byte {offset + e.start} (line {lineno}); "
-                                    "use --errors replace to substitute U+FFFD") from None
+            raise FormatError(path, f"invalid UTF-8 at byte {offset + e.start} (line {lineno})"
+                                    + (f"; {_REPLACE_HINT}" if hint else "")) from None
 
 
 def iter_records(path: str | os.PathLike, max_record_bytes: int = MAX_RECORD_BYTES) -> Iterator[tuple[int, dict]]:
@@ -276,18 +284,19 @@ def iter_records(path: str | os.PathLike, max_record_bytes: int = MAX_RECORD_BYT
 
 
 def iter_texts(path: str | os.PathLike, text_field: str = "text", errors: str = "strict",
-               max_record_bytes: int = MAX_RECORD_BYTES) -> Iterator[str]:
+               max_record_bytes: int = MAX_RECORD_BYTES, hint: bool = True) -> Iterator[str]:
     """Texts of one corpus file: lines of plain text, or the ``text_field`` of JSONL records.
 
     Only regular files are read, line by line (a line longer than ``max_record_bytes`` is a
     FormatError), and compressed streams are checked to their end. Invalid UTF-8 raises a
     FormatError naming the file and the byte offset (in the decompressed stream) unless
-    ``errors="replace"``.
+    ``errors="replace"`` (the message names ``--errors replace`` as the fix unless ``hint`` is
+    False: for callers without that option). Plain text lines keep their line ending.
     """
     path = Path(path)
-    jsonl = _is_jsonl(path)
-    for lineno, line in _decoded_lines(path, errors, max_record_bytes):
+    jsonl = is_jsonl(path)
+    for lineno, line in _decoded_lines(path, errors, max_record_bytes, hint):
         if not jsonl:
             yield line
         elif (rec := _record(path, lineno, line)) is not None:
-            yield _field_text(path, lineno, rec, text_field, errors)
+            yield _field_text(path, lineno, rec, text_field, errors, hint)

@@ -1,10 +1,18 @@
-"""``Tokenizer`` = a :class:`~tokkit.vocab.Vocabulary` + an encoder.
+"""``Tokenizer`` = a :class:`~tokkit.vocab.Vocabulary` + an engine: the one public way to
+encode (ids, offsets, special-token policy) and decode.
 
-BPE vocabularies encode with tokkit's native encoder (Rust, parallel batches, the GIL released),
-which gives the same ids as Hugging Face ``tokenizers`` on tokkit's own tokenizer.json. What the
-native core does not cover yet (WordPiece, Unigram, SentencePiece's precompiled normalizer...)
-encodes with HF ``tokenizers`` built in memory from that same tokenizer.json. Decoding uses HF's
-decoders either way.
+The engine is tokkit's native core (Rust; parallel batches with the GIL released) for BPE
+vocabularies: ids identical to Hugging Face ``tokenizers`` on tokkit's own tokenizer.json, byte
+offsets computed while encoding (:class:`~tokkit.encoding.Encoding`), decoding with HF's decoder
+semantics. What the native core does not cover (WordPiece and Unigram models, SentencePiece's
+precompiled normalizer, a step kind it does not know) goes through :class:`HFAdapter`, the one
+class that owns a Hugging Face tokenizer object, behind the same methods;
+``Tokenizer.native_unsupported`` says why it is used.
+
+Special-token text (``special=``): ``"allow"`` (the default, HF's behaviour) encodes the text of
+an added token as its id; ``"text"`` treats the text of *special* added tokens as ordinary text
+(tiktoken's ``encode_ordinary``; non-special added tokens, e.g. domain terms, still match);
+``"raise"`` refuses text that contains a special token, naming it.
 """
 
 from __future__ import annotations
@@ -16,26 +24,123 @@ from typing import Sequence
 
 import numpy as np
 
+from .encoding import Encoding
 from .errors import TokkitError
 from .vocab import Vocabulary, read_vocab, write_vocab
+
+SPECIAL_POLICIES = ("allow", "text", "raise")
+DECODE_ERRORS = ("replace", "strict")
+
+
+def _check_special(special: str) -> str:
+    if special not in SPECIAL_POLICIES:
+        raise TokkitError(f"special={special!r} is not a special-token policy (use 'allow', 'text' or 'raise')")
+    return special
+
+
+def _texts(texts: str | Sequence[str]) -> list[str]:
+    if isinstance(texts, str):
+        return [texts]
+    return list(texts)
+
+
+class HFAdapter:
+    """The Hugging Face fallback: a ``tokenizers.Tokenizer`` built in memory from the
+    tokenizer.json tokkit writes, with the engine's interface (special-token policies emulated:
+    ``"text"`` with HF's ``encode_special_tokens``, ``"raise"`` by looking for special ids among
+    the tokens)."""
+
+    def __init__(self, vocab: Vocabulary):
+        from tokenizers import Tokenizer as HFTokenizer
+
+        from .vocab.hf import vocab_to_hf_json
+
+        self.vocab = vocab
+        self._json = json.dumps(vocab_to_hf_json(vocab))
+        self._tok = self._build(HFTokenizer)
+        self._ordinary = None  # the same with encode_special_tokens, for special="text"
+        self._special_ids = {a.id: a.content for a in vocab.added if a.special}
+
+    def _build(self, cls):
+        tok = cls.from_str(self._json)
+        # a file's padding/truncation settings are kept when writing it back, but encode()
+        # returns the tokenization of the whole text, unpadded
+        tok.no_padding()
+        tok.no_truncation()
+        return tok
+
+    def _for(self, special: str):
+        if special != "text":
+            return self._tok
+        if self._ordinary is None:
+            from tokenizers import Tokenizer as HFTokenizer
+
+            self._ordinary = self._build(HFTokenizer)
+            self._ordinary.encode_special_tokens = True
+        return self._ordinary
+
+    def _encode(self, texts: list[str], special: str, add_special_tokens: bool):
+        encs = self._for(special).encode_batch(texts, add_special_tokens=add_special_tokens)
+        if special == "raise":
+            for k, (t, e) in enumerate(zip(texts, encs)):
+                for i, (a, b) in zip(e.ids, e.offsets):
+                    if i in self._special_ids and b > a:
+                        at = len(t[:a].encode("utf-8", "surrogatepass"))
+                        who = "text" if len(texts) == 1 else f"text {k}"
+                        raise TokkitError(f"{who} contains the special token {self._special_ids[i]!r} (at byte {at}); "
+                                          "encode it with special=\"text\" or \"allow\"")
+        return encs
+
+    def encode_batch_flat(self, texts: list[str], special: str,
+                          add_special_tokens: bool) -> tuple[np.ndarray, np.ndarray]:
+        encs = self._encode(texts, special, add_special_tokens)
+        arrays = [np.asarray(e.ids, dtype=np.uint32) for e in encs]
+        lengths = np.asarray([len(a) for a in arrays], dtype=np.uint32)
+        return (np.concatenate(arrays) if arrays else np.zeros(0, np.uint32)), lengths
+
+    def encode_offsets(self, texts: list[str], special: str, add_special_tokens: bool) -> Encoding:
+        encs = self._encode(texts, special, add_special_tokens)
+        ids, starts, ends = [], [], []
+        for t, e in zip(texts, encs):
+            c2b = np.zeros(len(t) + 1, np.int64)
+            np.cumsum([len(c.encode("utf-8", "surrogatepass")) for c in t], out=c2b[1:])
+            offs = np.asarray(e.offsets, dtype=np.int64).reshape(-1, 2).clip(0, len(t))
+            ids.append(np.asarray(e.ids, dtype=np.uint32))
+            starts.append(c2b[offs[:, 0]])
+            ends.append(c2b[offs[:, 1]])
+        lengths = np.asarray([len(a) for a in ids], dtype=np.int64)
+        cat = (lambda xs, dt: np.concatenate(xs) if xs else np.zeros(0, dt))
+        return Encoding(cat(ids, np.uint32), cat(starts, np.int64), cat(ends, np.int64), lengths)
+
+    def decode(self, ids: list[int], skip_special_tokens: bool, errors: str) -> str:
+        out = self._tok.decode(ids, skip_special_tokens=skip_special_tokens)
+        if errors == "strict" and "\ufffd" in out:
+            # HF repairs invalid UTF-8 with U+FFFD: strict refuses a U+FFFD no token spells
+            spelled = b"".join(self.vocab.tokens[i] for i in ids if 0 <= i < self.vocab.size)
+            if out.count("\ufffd") > spelled.count("\ufffd".encode()):
+                raise UnicodeDecodeError("utf-8", spelled, 0, len(spelled), "the decoder replaced invalid UTF-8")
+        return out
 
 
 class Tokenizer:
     def __init__(self, vocab: Vocabulary, native: bool = True):
-        self.vocab = vocab
-        self._backend = None
-        self._native = None
-        self.native_unsupported: str | None = None  # why the HF fallback is used, if it is
-        if native:
-            from .encoder import native_encoder
-            from .errors import UnsupportedError
+        from .encoder import native_encoder
+        from .errors import UnsupportedError
 
+        self.vocab = vocab
+        self._encoder = None  # the native BPE encoder, or None: the adapter encodes
+        self._adapter: HFAdapter | None = None  # built on first use
+        self.native_unsupported: str | None = None  # why the HF adapter encodes, if it does
+        if native:
             try:
-                self._native = native_encoder(vocab)
+                self._encoder = native_encoder(vocab)
             except UnsupportedError as e:
                 self.native_unsupported = str(e)
         else:
             self.native_unsupported = "disabled"
+        self._native_decode = native
+        self._decoder = None  # the native decoder, built on first use (decode_bytes always native)
+        self._decode_why: str | None = None  # why decode goes through the adapter, if it does
         self._prefix, self._suffix = vocab.special_affixes()
         self._lens: np.ndarray | None = None
 
@@ -43,96 +148,170 @@ class Tokenizer:
     def from_file(cls, path: str | os.PathLike, **kw) -> "Tokenizer":
         return cls(read_vocab(path, **kw))
 
-    def _hf(self):
-        if self._backend is None:
-            from tokenizers import Tokenizer as HFTokenizer
+    def _native_decoder(self):
+        if self._decoder is None:
+            from .encoder import native_decoder
 
-            from .vocab.hf import vocab_to_hf_json
+            self._decoder, why = native_decoder(self.vocab)
+            self._decode_why = why if self._native_decode else "disabled"
+        return self._decoder
 
-            backend = HFTokenizer.from_str(json.dumps(vocab_to_hf_json(self.vocab)))
-            # a file's padding/truncation settings are kept when writing it back, but encode()
-            # returns the tokenization of the whole text, unpadded
-            backend.no_padding()
-            backend.no_truncation()
-            self._backend = backend
-        return self._backend
+    @property
+    def _decode_unsupported(self) -> str | None:
+        """Why decode() goes through the Hugging Face adapter (None: native)."""
+        self._native_decoder()
+        return self._decode_why
+
+    def _hf_adapter(self) -> HFAdapter:
+        if self._adapter is None:
+            self._adapter = HFAdapter(self.vocab)
+        return self._adapter
 
     # -- encoding -------------------------------------------------------------------------------
-    def encode(self, text: str, add_special_tokens: bool = False) -> np.ndarray:
-        """Token ids of ``text`` (uint32). Special-token text in ``text`` maps to its id;
-        ``add_special_tokens`` adds BOS/EOS as the tokenizer's post-processor says."""
-        if self._native is None:
-            return np.asarray(self._hf().encode(text, add_special_tokens=add_special_tokens).ids, dtype=np.uint32)
+    def encode(self, text: str, *, special: str = "allow", add_special_tokens: bool = False) -> np.ndarray:
+        """Token ids of ``text`` (uint32). ``special``: what special-token text becomes (module
+        docstring); ``add_special_tokens`` adds BOS/EOS as the tokenizer's post-processor says."""
+        _check_special(special)
+        if self._encoder is None:
+            return self._hf_adapter().encode_batch_flat([text], special, add_special_tokens)[0]
         from .encoder import ids_from_bytes
 
-        ids = ids_from_bytes(self._native.encode(text))
+        if special == "allow":
+            ids = ids_from_bytes(self._encoder.encode(text))
+        else:
+            try:
+                b, _, _ = self._encoder.encode_with(text, special, False)
+            except ValueError as e:
+                raise TokkitError(str(e)) from None
+            ids = ids_from_bytes(b)
         if add_special_tokens and (self._prefix or self._suffix):
             ids = np.concatenate([np.asarray(self._prefix, np.uint32), ids, np.asarray(self._suffix, np.uint32)])
         return ids
 
-    def encode_batch(self, texts: Sequence[str], add_special_tokens: bool = False) -> list[np.ndarray]:
+    def encode_ordinary(self, text: str) -> np.ndarray:
+        """``encode(text, special="text")``: special-token text is ordinary text (tiktoken's
+        ``encode_ordinary``)."""
+        return self.encode(text, special="text")
+
+    def encode_batch(self, texts: Sequence[str], *, special: str = "allow",
+                     add_special_tokens: bool = False) -> list[np.ndarray]:
         """Encode many texts in parallel; one uint32 array per text."""
-        ids, lengths = self.encode_batch_flat(texts, add_special_tokens=add_special_tokens)
+        ids, lengths = self.encode_batch_flat(texts, special=special, add_special_tokens=add_special_tokens)
         return np.split(ids, np.cumsum(lengths)[:-1]) if len(lengths) else []
 
-    def encode_batch_flat(self, texts: Sequence[str], add_special_tokens: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    def encode_batch_flat(self, texts: Sequence[str], *, special: str = "allow",
+                          add_special_tokens: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """Encode many texts in parallel: (all ids concatenated, one length per text), uint32."""
-        if self._native is None or (add_special_tokens and (self._prefix or self._suffix)):
-            if self._native is None:
-                arrays = [np.asarray(e.ids, dtype=np.uint32) for e in
-                          self._hf().encode_batch(list(texts), add_special_tokens=add_special_tokens)]
-            else:
-                arrays = [self.encode(t, add_special_tokens=True) for t in texts]
-            lengths = np.asarray([len(a) for a in arrays], dtype=np.uint32)
-            return (np.concatenate(arrays) if arrays else np.zeros(0, np.uint32)), lengths
+        _check_special(special)
+        texts = list(texts)
+        if self._encoder is None:
+            return self._hf_adapter().encode_batch_flat(texts, special, add_special_tokens)
         from .encoder import ids_from_bytes
 
-        flat, lengths = self._native.encode_batch(list(texts))
-        return ids_from_bytes(flat), ids_from_bytes(lengths)
+        if special == "allow":
+            flat, lengths = self._encoder.encode_batch(texts)
+        else:
+            try:
+                flat, lengths, _, _ = self._encoder.encode_batch_with(texts, special, False)
+            except ValueError as e:
+                raise TokkitError(str(e)) from None
+        ids, lengths = ids_from_bytes(flat), ids_from_bytes(lengths)
+        if add_special_tokens and (self._prefix or self._suffix):
+            ids, lengths, _ = self._affix(ids, lengths.astype(np.int64))
+            lengths = lengths.astype(np.uint32)
+        return ids, lengths
 
-    def encode_with_offsets(self, text: str, add_special_tokens: bool = False) -> tuple[np.ndarray, np.ndarray]:
-        """(ids, offsets): offsets is an (n, 2) int array of character spans in ``text``."""
-        e = self._hf().encode(text, add_special_tokens=add_special_tokens)
-        offs = np.asarray(e.offsets, dtype=np.int64).reshape(-1, 2)
-        return np.asarray(e.ids, dtype=np.uint32), offs
+    def encode_offsets(self, texts: str | Sequence[str], *, special: str = "allow",
+                       add_special_tokens: bool = False) -> Encoding:
+        """Ids with the UTF-8 byte offsets of every token in its text (one text or many, in
+        parallel), as a flat :class:`~tokkit.encoding.Encoding`. Template BOS/EOS tokens
+        (``add_special_tokens``) get offsets (0, 0), as in Hugging Face."""
+        _check_special(special)
+        texts = _texts(texts)
+        if self._encoder is None:
+            return self._hf_adapter().encode_offsets(texts, special, add_special_tokens)
+        from .encoder import i64_from_bytes, ids_from_bytes
+
+        try:
+            flat, lengths, starts, ends = self._encoder.encode_batch_with(texts, special, True)
+        except ValueError as e:
+            if len(texts) == 1:
+                raise TokkitError(str(e).replace("text 0 contains", "text contains", 1)) from None
+            raise TokkitError(str(e)) from None
+        ids, lengths = ids_from_bytes(flat), ids_from_bytes(lengths).astype(np.int64)
+        starts, ends = i64_from_bytes(starts), i64_from_bytes(ends)
+        if add_special_tokens and (self._prefix or self._suffix):
+            ids, lengths, (starts, ends) = self._affix(ids, lengths, starts, ends)
+        return Encoding(ids, starts, ends, lengths)
+
+    def _affix(self, ids: np.ndarray, lengths: np.ndarray, *offsets: np.ndarray):
+        """Put the template's BOS/EOS around every text (flat arrays); their offsets are 0."""
+        pre, suf = np.asarray(self._prefix, np.uint32), np.asarray(self._suffix, np.uint32)
+        n, p, s = len(lengths), len(pre), len(suf)
+        new_len = lengths + p + s
+        out_start = np.zeros(n, np.int64)
+        np.cumsum(new_len[:-1], out=out_start[1:])
+        in_start = np.zeros(n, np.int64)
+        np.cumsum(lengths[:-1], out=in_start[1:])
+        body = np.repeat(out_start + p - in_start, lengths) + np.arange(len(ids), dtype=np.int64)
+        total = int(new_len.sum())
+        out_ids = np.empty(total, np.uint32)
+        out_ids[body] = ids
+        for k in range(p):
+            out_ids[out_start + k] = pre[k]
+        for k in range(s):
+            out_ids[out_start + p + lengths + k] = suf[k]
+        outs = []
+        for o in offsets:
+            a = np.zeros(total, np.int64)
+            a[body] = o
+            outs.append(a)
+        return out_ids, new_len, outs
 
     def token_lengths(self) -> np.ndarray:
         """Bytes each id spells (int64), for offsets and byte counts without Python loops."""
-        if getattr(self, "_lens", None) is None:
+        if self._lens is None:
             self._lens = np.fromiter((len(t) for t in self.vocab.tokens), dtype=np.int64, count=self.vocab.size)
         return self._lens
 
-    def encode_batch_byte_offsets(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Encode many texts in parallel with UTF-8 byte offsets: (ids, ends, lengths).
+    # -- decoding -------------------------------------------------------------------------------
+    def decode(self, ids: Sequence[int] | np.ndarray, *, skip_special_tokens: bool = False,
+               errors: str = "replace") -> str:
+        """Text of ``ids`` as Hugging Face's ``decode`` gives it (the decoder steps: byte-level,
+        ``▁`` and the dummy prefix, byte fallback, WordPiece ``##``...). ``errors="replace"``
+        repairs invalid UTF-8 with U+FFFD as HF does; ``"strict"`` raises UnicodeDecodeError."""
+        if errors not in DECODE_ERRORS:
+            raise TokkitError(f"errors={errors!r}: use 'replace' or 'strict'")
+        from .encoder import ids_to_bytes
 
-        ``ends[k]`` is the byte offset in its text where token k ends (its start is the previous
-        end, or 0 for a text's first token): flat arrays, one ``lengths`` entry per text.
-        Exact when the tokens spell the text's bytes (byte-level BPE without a normalizer:
-        GPT-2, Llama-3, Qwen2, cl100k, SmolLM2, tokkit's trainers); otherwise, or if a text
-        does not round-trip, the offsets come from HF's character offsets converted to bytes.
-        """
-        ids, lengths = self.encode_batch_flat(texts)
-        lens = self.token_lengths()[ids]
-        bounds = np.concatenate([[0], np.cumsum(lengths, dtype=np.int64)])
-        csum = np.cumsum(lens)
-        base = np.repeat(np.concatenate([[0], csum])[bounds[:-1]], lengths)
-        ends = csum - base
-        for k, t in enumerate(texts):
-            a, b = bounds[k], bounds[k + 1]
-            nb = len(t.encode("utf-8", "surrogatepass"))
-            if (ends[b - 1] if b > a else 0) != nb or self.decode_bytes(ids[a:b]) != t.encode("utf-8", "surrogatepass"):
-                _, offs = self.encode_with_offsets(t)
-                char_to_byte = np.concatenate([[0], np.cumsum([len(c.encode("utf-8", "surrogatepass")) for c in t])])
-                ends[a:b] = char_to_byte[offs[:, 1]] if len(offs) == b - a else 0
-        return ids, ends, lengths
+        if self._decode_unsupported is not None:
+            return self._hf_adapter().decode([int(i) for i in ids], skip_special_tokens, errors)
+        return self._native_decoder().decode(ids_to_bytes(ids), skip_special_tokens, errors == "strict")
 
-    def decode(self, ids: Sequence[int] | np.ndarray, skip_special_tokens: bool = False) -> str:
-        return self._hf().decode([int(i) for i in ids], skip_special_tokens=skip_special_tokens)
+    def decode_batch(self, seqs: Sequence[Sequence[int] | np.ndarray], *, skip_special_tokens: bool = False,
+                     errors: str = "replace") -> list[str]:
+        """:meth:`decode` of many id sequences (in parallel)."""
+        if errors not in DECODE_ERRORS:
+            raise TokkitError(f"errors={errors!r}: use 'replace' or 'strict'")
+        from .encoder import ids_to_bytes
+
+        seqs = list(seqs)
+        if self._decode_unsupported is not None:
+            return [self.decode(s, skip_special_tokens=skip_special_tokens, errors=errors) for s in seqs]
+        lengths = np.fromiter((len(s) for s in seqs), np.uint32, count=len(seqs))
+        flat = b"".join(ids_to_bytes(s) for s in seqs)
+        return self._native_decoder().decode_batch(flat, lengths.astype("<u4").tobytes(), skip_special_tokens,
+                                                   errors == "strict")
 
     def decode_bytes(self, ids: Sequence[int] | np.ndarray) -> bytes:
         """The exact bytes the ids spell (no normalizer undone, no UTF-8 repair)."""
-        toks = self.vocab.tokens
-        return b"".join(toks[int(i)] for i in ids)
+        from .encoder import ids_to_bytes
+
+        try:
+            b = ids_to_bytes(ids)
+        except ValueError as e:
+            raise IndexError(str(e)) from None
+        return self._native_decoder().decode_bytes(b)
 
     # -- output ---------------------------------------------------------------------------------
     def save(self, out: str | os.PathLike, format: str = "hf") -> list[Path]:

@@ -59,6 +59,15 @@ impl std::fmt::Display for DecodeError {
     }
 }
 
+/// The byte a byte-level char stands for (None: not in the alphabet).
+#[inline]
+pub fn char_to_byte(c: char) -> Option<u8> {
+    match tables().from_char.get(c as usize) {
+        Some(&b) if b >= 0 => Some(b as u8),
+        _ => None,
+    }
+}
+
 pub fn decode_str(s: &str) -> Result<Vec<u8>, DecodeError> {
     let t = tables();
     let mut out = Vec::with_capacity(s.len());

@@ -1,7 +1,10 @@
 //! Python bindings of tokkit's native core (`tokkit._native`). Bindings only: convert types,
-//! release the GIL around real work, keep the logic in the modules.
+//! release the GIL around real work, keep the logic in the modules. Ids cross as little-endian
+//! u32 bytes, token offsets as little-endian i64 bytes. Pipeline steps arrive as the data
+//! model's JSON (`[{"kind": ..., "params": {...}}]`) and are read into typed enums, one module
+//! per family: normalizers.rs, pretok.rs, decoders.rs.
 
-use pyo3::exceptions::PyValueError;
+use pyo3::exceptions::{PyIndexError, PyUnicodeDecodeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 use rayon::prelude::*;
@@ -10,8 +13,10 @@ use std::sync::Arc;
 pub mod bytelevel;
 pub mod count;
 pub mod cover;
+pub mod decoders;
 pub mod encode;
 pub mod fastre;
+pub mod normalizers;
 pub mod pretok;
 pub mod scan;
 pub mod train;
@@ -140,7 +145,47 @@ fn u32_bytes<'py>(py: Python<'py>, ids: &[u32]) -> Bound<'py, PyBytes> {
     PyBytes::new(py, &out)
 }
 
-/// A BPE encoder with Hugging Face semantics; ids come back as little-endian u32 bytes.
+/// Token offsets as two buffers of little-endian i64 (starts, ends).
+fn offset_bytes<'py>(py: Python<'py>, offs: &[(usize, usize)]) -> (Bound<'py, PyBytes>, Bound<'py, PyBytes>) {
+    let mut s = Vec::with_capacity(offs.len() * 8);
+    let mut e = Vec::with_capacity(offs.len() * 8);
+    for &(a, b) in offs {
+        s.extend_from_slice(&(a as i64).to_le_bytes());
+        e.extend_from_slice(&(b as i64).to_le_bytes());
+    }
+    (PyBytes::new(py, &s), PyBytes::new(py, &e))
+}
+
+fn ids_of(b: &[u8]) -> PyResult<Vec<u32>> {
+    if !b.len().is_multiple_of(4) {
+        return Err(PyValueError::new_err("ids must be little-endian u32 bytes"));
+    }
+    Ok(b.chunks_exact(4).map(|c| u32::from_le_bytes(c.try_into().unwrap())).collect())
+}
+
+fn utf8_error(py: Python<'_>, e: decoders::Utf8Error) -> PyErr {
+    match PyUnicodeDecodeError::new(py, c"utf-8", &e.bytes, e.start..e.end, c"invalid utf-8") {
+        Ok(err) => PyErr::from_value(err.into_any()),
+        Err(err) => err,
+    }
+}
+
+fn special_error(which: Option<usize>, e: &encode::SpecialInText) -> PyErr {
+    let text = match which {
+        Some(k) => format!("text {k}"),
+        None => "text".to_string(),
+    };
+    PyValueError::new_err(format!(
+        "{text} contains the special token '{}' (at byte {}); encode it with special=\"text\" or \"allow\"",
+        e.content, e.at
+    ))
+}
+
+type Encoded<'py> = (Bound<'py, PyBytes>, Bound<'py, PyBytes>, Bound<'py, PyBytes>);
+type EncodedBatch<'py> = (Bound<'py, PyBytes>, Bound<'py, PyBytes>, Bound<'py, PyBytes>, Bound<'py, PyBytes>);
+
+/// A BPE encoder with Hugging Face semantics; ids come back as little-endian u32 bytes, offsets
+/// (UTF-8 byte ranges in each text) as little-endian i64 bytes.
 #[pyclass(frozen, module = "tokkit._native")]
 struct BpeEncoder {
     inner: Arc<encode::Encoder>,
@@ -176,6 +221,138 @@ impl BpeEncoder {
             (per.concat(), lens)
         });
         (u32_bytes(py, &ids), u32_bytes(py, &lens))
+    }
+
+    /// (ids, starts, ends) of one text under a special-token policy ("allow", "text",
+    /// "raise"); starts and ends are empty without `offsets`.
+    #[pyo3(signature = (text, special = "allow", offsets = false))]
+    fn encode_with<'py>(&self, py: Python<'py>, text: &str, special: &str, offsets: bool) -> PyResult<Encoded<'py>> {
+        let policy = encode::Special::parse(special).map_err(PyValueError::new_err)?;
+        let (ids, offs) = py.detach(|| self.inner.encode_with(text, policy, offsets)).map_err(|e| special_error(None, &e))?;
+        let (s, e) = offset_bytes(py, &offs);
+        Ok((u32_bytes(py, &ids), s, e))
+    }
+
+    /// (all ids, per-text lengths as u32, all starts, all ends) of many texts, in parallel.
+    #[pyo3(signature = (texts, special = "allow", offsets = false))]
+    fn encode_batch_with<'py>(&self, py: Python<'py>, texts: Vec<String>, special: &str, offsets: bool)
+        -> PyResult<EncodedBatch<'py>> {
+        let policy = encode::Special::parse(special).map_err(PyValueError::new_err)?;
+        let r = py.detach(|| {
+            let per: Vec<Result<encode::IdsAndOffsets, (usize, encode::SpecialInText)>> = texts
+                .par_iter()
+                .enumerate()
+                .map(|(k, t)| self.inner.encode_with(t, policy, offsets).map_err(|e| (k, e)))
+                .collect();
+            let mut ids = Vec::new();
+            let mut offs = Vec::new();
+            let mut lens = Vec::with_capacity(per.len());
+            for r in per {
+                let (i, o) = r?;
+                lens.push(i.len() as u32);
+                ids.extend_from_slice(&i);
+                offs.extend_from_slice(&o);
+            }
+            Ok((ids, lens, offs))
+        });
+        let (ids, lens, offs) = r.map_err(|(k, e): (usize, encode::SpecialInText)| special_error(Some(k), &e))?;
+        let (s, e) = offset_bytes(py, &offs);
+        Ok((u32_bytes(py, &ids), u32_bytes(py, &lens), s, e))
+    }
+}
+
+/// Ids -> text with Hugging Face's decoder semantics (see native/src/decoders.rs).
+#[pyclass(frozen, module = "tokkit._native")]
+struct Decoder {
+    inner: decoders::Decoder,
+}
+
+#[pymethods]
+impl Decoder {
+    /// `strings`: the string HF's decoder sees for each id (None: dropped); `special`: the
+    /// contents of special added tokens; `raw`: the bytes each id spells; `steps_json`: the
+    /// decoder steps; `normalize_ids` + `normalizer_json`: added tokens HF keeps normalized.
+    #[new]
+    #[pyo3(signature = (strings, special, raw, steps_json, normalize_ids = Vec::new(), normalizer_json = None))]
+    fn new(
+        py: Python<'_>,
+        strings: Vec<Option<String>>,
+        special: Vec<String>,
+        raw: Vec<Vec<u8>>,
+        steps_json: &str,
+        normalize_ids: Vec<u32>,
+        normalizer_json: Option<&str>,
+    ) -> PyResult<Self> {
+        if strings.len() != raw.len() {
+            return Err(PyValueError::new_err("strings and raw differ in length"));
+        }
+        let norm = match normalizer_json {
+            Some(j) if !normalize_ids.is_empty() => {
+                let steps = normalizers::parse_steps::<normalizers::NormalizerStep>(j, "normalizer").map_err(PyValueError::new_err)?;
+                Some(normalizers::Normalizer::new(&steps).map_err(PyValueError::new_err)?)
+            }
+            _ => None,
+        };
+        let inner = py.detach(|| {
+            decoders::Decoder::new(strings, &special, &raw, steps_json, norm.as_ref().map(|n| (&normalize_ids[..], n)))
+        });
+        Ok(Decoder { inner })
+    }
+
+    /// Why decode() is not available natively (None: it is).
+    #[getter]
+    fn unsupported(&self) -> Option<String> {
+        self.inner.unsupported().map(str::to_string)
+    }
+
+    fn __len__(&self) -> usize {
+        self.inner.len()
+    }
+
+    /// The bytes the ids (little-endian u32 bytes) spell.
+    fn decode_bytes<'py>(&self, py: Python<'py>, ids: &[u8]) -> PyResult<Bound<'py, PyBytes>> {
+        let ids = ids_of(ids)?;
+        let out = py.detach(|| self.inner.decode_bytes(&ids)).map_err(|k| {
+            PyIndexError::new_err(format!("token id {} is out of range (vocabulary of {})", ids[k], self.inner.len()))
+        })?;
+        Ok(PyBytes::new(py, &out))
+    }
+
+    /// HF's decode of the ids (little-endian u32 bytes); `strict`: UnicodeDecodeError on
+    /// invalid UTF-8 instead of U+FFFD.
+    #[pyo3(signature = (ids, skip_special_tokens = false, strict = false))]
+    fn decode(&self, py: Python<'_>, ids: &[u8], skip_special_tokens: bool, strict: bool) -> PyResult<String> {
+        if let Some(why) = self.inner.unsupported() {
+            return Err(PyValueError::new_err(why.to_string()));
+        }
+        let ids = ids_of(ids)?;
+        py.detach(|| self.inner.decode(&ids, skip_special_tokens, strict)).map_err(|e| utf8_error(py, e))
+    }
+
+    /// decode() of many id sequences (all ids, then the length of each, both little-endian u32
+    /// bytes), in parallel.
+    #[pyo3(signature = (ids, lengths, skip_special_tokens = false, strict = false))]
+    fn decode_batch(&self, py: Python<'_>, ids: &[u8], lengths: &[u8], skip_special_tokens: bool, strict: bool)
+        -> PyResult<Vec<String>> {
+        if let Some(why) = self.inner.unsupported() {
+            return Err(PyValueError::new_err(why.to_string()));
+        }
+        let (ids, lengths) = (ids_of(ids)?, ids_of(lengths)?);
+        if lengths.iter().map(|&n| n as usize).sum::<usize>() != ids.len() {
+            return Err(PyValueError::new_err("lengths do not add up to the number of ids"));
+        }
+        let mut bounds = Vec::with_capacity(lengths.len() + 1);
+        bounds.push(0usize);
+        for &n in &lengths {
+            bounds.push(bounds.last().unwrap() + n as usize);
+        }
+        py.detach(|| {
+            (0..lengths.len())
+                .into_par_iter()
+                .map(|k| self.inner.decode(&ids[bounds[k]..bounds[k + 1]], skip_special_tokens, strict))
+                .collect::<Result<Vec<String>, _>>()
+        })
+        .map_err(|e| utf8_error(py, e))
     }
 }
 
@@ -421,6 +598,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<ByteTrie>()?;
     m.add_class::<Pretokenizer>()?;
     m.add_class::<BpeEncoder>()?;
+    m.add_class::<Decoder>()?;
     m.add_class::<Counter>()?;
     m.add_class::<CoverVocab>()?;
     m.add_class::<Cover>()?;

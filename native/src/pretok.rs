@@ -8,29 +8,124 @@
 //! lookahead and possessive/atomic constructs the GPT-2, Llama-3 and SuperBPE patterns need.
 
 use crate::fastre::Re as Regex;
-use serde_json::Value;
+use serde::Deserialize;
 
 pub const GPT2_PATTERN: &str =
     r"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+";
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// HF's `SplitDelimiterBehavior` (tokenizer.json spells it in CamelCase; snake_case accepted).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Default)]
 pub enum Behavior {
+    #[serde(alias = "removed")]
     Removed,
+    #[default]
+    #[serde(alias = "isolated")]
     Isolated,
+    #[serde(alias = "merged_with_previous")]
     MergedWithPrevious,
+    #[serde(alias = "merged_with_next")]
     MergedWithNext,
+    #[serde(alias = "contiguous")]
     Contiguous,
 }
 
-impl Behavior {
-    fn parse(s: &str) -> Result<Self, String> {
-        Ok(match s {
-            "Removed" | "removed" => Behavior::Removed,
-            "Isolated" | "isolated" => Behavior::Isolated,
-            "MergedWithPrevious" | "merged_with_previous" => Behavior::MergedWithPrevious,
-            "MergedWithNext" | "merged_with_next" => Behavior::MergedWithNext,
-            "Contiguous" | "contiguous" => Behavior::Contiguous,
-            other => return Err(format!("unknown split behavior {other:?}")),
+/// One pretokenizer step as the data model (and tokenizer.json) spells it. Adding a kind: one
+/// variant here and its compiled form in [`PretokStep::compile`] (most are a [`StepKind::Split`]
+/// with a matcher and a behaviour).
+#[derive(Deserialize, Debug, Clone)]
+#[serde(tag = "kind", content = "params", rename_all = "snake_case")]
+pub enum PretokStep {
+    Split {
+        #[serde(default)]
+        regex: Option<String>,
+        #[serde(default)]
+        string: Option<String>,
+        #[serde(default)]
+        behavior: Behavior,
+        #[serde(default)]
+        invert: bool,
+    },
+    ByteLevel {
+        #[serde(default)]
+        add_prefix_space: bool,
+        #[serde(default = "yes")]
+        use_regex: bool,
+    },
+    Digits {
+        #[serde(default)]
+        individual_digits: bool,
+    },
+    Metaspace {
+        #[serde(default)]
+        prepend_scheme: Option<String>,
+        #[serde(default)]
+        add_prefix_space: Option<bool>,
+        #[serde(default)]
+        replacement: Option<String>,
+        #[serde(default = "yes")]
+        split: bool,
+    },
+    WhitespaceSplit {},
+    Whitespace {},
+    Punctuation {
+        #[serde(default)]
+        behavior: Behavior,
+    },
+    CharDelimiterSplit {
+        #[serde(default)]
+        delimiter: Option<String>,
+    },
+    Bert {},
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl PretokStep {
+    fn compile(&self) -> Result<StepKind, String> {
+        Ok(match self {
+            PretokStep::Split { regex, string, behavior, invert } => {
+                let m = match (regex, string) {
+                    (Some(r), _) => Matcher::Regex(build_regex(r)?),
+                    (None, Some(lit)) => Matcher::Literal(lit.clone()),
+                    (None, None) => return Err("split step needs a regex or a string".into()),
+                };
+                StepKind::Split { m, behavior: *behavior, invert: *invert }
+            }
+            PretokStep::ByteLevel { add_prefix_space, use_regex } => StepKind::ByteLevel {
+                add_prefix_space: *add_prefix_space,
+                regex: if *use_regex { Some(Matcher::Regex(build_regex(GPT2_PATTERN)?)) } else { None },
+            },
+            PretokStep::Digits { individual_digits } => StepKind::Split {
+                m: Matcher::Numeric,
+                behavior: if *individual_digits { Behavior::Isolated } else { Behavior::Contiguous },
+                invert: false,
+            },
+            PretokStep::Metaspace { prepend_scheme, add_prefix_space, replacement, split } => {
+                let scheme = match prepend_scheme.as_deref() {
+                    Some("always") => Prepend::Always,
+                    Some("never") => Prepend::Never,
+                    Some("first") => Prepend::First,
+                    Some(other) => return Err(format!("unknown prepend_scheme {other:?}")),
+                    None => if add_prefix_space.unwrap_or(true) { Prepend::Always } else { Prepend::Never },
+                };
+                let replacement = replacement.as_deref().unwrap_or("\u{2581}");
+                if replacement != "\u{2581}" {
+                    return Err(format!("metaspace replacement {replacement:?} is not supported (only ▁)"));
+                }
+                StepKind::Metaspace { prepend: scheme, split: *split }
+            }
+            PretokStep::WhitespaceSplit {} => StepKind::Split { m: Matcher::Whitespace, behavior: Behavior::Removed, invert: false },
+            PretokStep::Whitespace {} => StepKind::Split {
+                m: Matcher::Regex(build_regex(r"\w+|[^\w\s]+")?), behavior: Behavior::Removed, invert: true,
+            },
+            PretokStep::Punctuation { behavior } => StepKind::Split { m: Matcher::Punctuation, behavior: *behavior, invert: false },
+            PretokStep::CharDelimiterSplit { delimiter } => {
+                let d = delimiter.as_deref().and_then(|s| s.chars().next()).ok_or("char_delimiter_split needs a delimiter")?;
+                StepKind::Split { m: Matcher::Char(d), behavior: Behavior::Removed, invert: false }
+            }
+            PretokStep::Bert {} => StepKind::Bert,
         })
     }
 }
@@ -92,74 +187,14 @@ fn is_punct(c: char) -> bool {
     c.is_ascii_punctuation() || c.is_punctuation()
 }
 
-fn get_bool(p: &Value, key: &str, default: bool) -> bool {
-    p.get(key).and_then(Value::as_bool).unwrap_or(default)
-}
-
 impl Pretokenizer {
     /// Build from the data model's steps: a JSON list of `{"kind": ..., "params": {...}}`.
     pub fn from_json(spec: &str) -> Result<Self, String> {
-        let v: Value = serde_json::from_str(spec).map_err(|e| format!("bad pretokenizer spec: {e}"))?;
-        let list = v.as_array().ok_or("pretokenizer spec must be a list of steps")?;
-        let mut steps = Vec::new();
-        for s in list {
-            let kind = s.get("kind").and_then(Value::as_str).ok_or("step without a kind")?;
-            let empty = Value::Object(Default::default());
-            let p = s.get("params").unwrap_or(&empty);
-            steps.push(match kind {
-                "split" => {
-                    let m = if let Some(r) = p.get("regex").and_then(Value::as_str) {
-                        Matcher::Regex(build_regex(r)?)
-                    } else if let Some(lit) = p.get("string").and_then(Value::as_str) {
-                        Matcher::Literal(lit.to_string())
-                    } else {
-                        return Err("split step needs a regex or a string".into());
-                    };
-                    let behavior = Behavior::parse(p.get("behavior").and_then(Value::as_str).unwrap_or("Isolated"))?;
-                    StepKind::Split { m, behavior, invert: get_bool(p, "invert", false) }
-                }
-                "byte_level" => StepKind::ByteLevel {
-                    add_prefix_space: get_bool(p, "add_prefix_space", false),
-                    regex: if get_bool(p, "use_regex", true) { Some(Matcher::Regex(build_regex(GPT2_PATTERN)?)) } else { None },
-                },
-                "digits" => StepKind::Split {
-                    m: Matcher::Numeric,
-                    behavior: if get_bool(p, "individual_digits", false) { Behavior::Isolated } else { Behavior::Contiguous },
-                    invert: false,
-                },
-                "metaspace" => {
-                    let scheme = match p.get("prepend_scheme").and_then(Value::as_str) {
-                        Some("always") => Prepend::Always,
-                        Some("never") => Prepend::Never,
-                        Some("first") => Prepend::First,
-                        Some(other) => return Err(format!("unknown prepend_scheme {other:?}")),
-                        None => if get_bool(p, "add_prefix_space", true) { Prepend::Always } else { Prepend::Never },
-                    };
-                    let replacement = p.get("replacement").and_then(Value::as_str).unwrap_or("\u{2581}");
-                    if replacement != "\u{2581}" {
-                        return Err(format!("metaspace replacement {replacement:?} is not supported (only ▁)"));
-                    }
-                    StepKind::Metaspace { prepend: scheme, split: get_bool(p, "split", true) }
-                }
-                "whitespace_split" => StepKind::Split { m: Matcher::Whitespace, behavior: Behavior::Removed, invert: false },
-                "whitespace" => StepKind::Split {
-                    m: Matcher::Regex(build_regex(r"\w+|[^\w\s]+")?), behavior: Behavior::Removed, invert: true,
-                },
-                "punctuation" => StepKind::Split {
-                    m: Matcher::Punctuation,
-                    behavior: Behavior::parse(p.get("behavior").and_then(Value::as_str).unwrap_or("Isolated"))?,
-                    invert: false,
-                },
-                "char_delimiter_split" => {
-                    let d = p.get("delimiter").and_then(Value::as_str).and_then(|s| s.chars().next())
-                        .ok_or("char_delimiter_split needs a delimiter")?;
-                    StepKind::Split { m: Matcher::Char(d), behavior: Behavior::Removed, invert: false }
-                }
-                "bert" => StepKind::Bert,
-                other => return Err(format!("pretokenizer step {other:?} is not supported by the native core")),
-            });
-        }
-        Ok(Pretokenizer { steps })
+        Self::from_steps(&crate::normalizers::parse_steps::<PretokStep>(spec, "pretokenizer")?)
+    }
+
+    pub fn from_steps(steps: &[PretokStep]) -> Result<Self, String> {
+        Ok(Pretokenizer { steps: steps.iter().map(PretokStep::compile).collect::<Result<_, _>>()? })
     }
 
     /// Split `text` into pieces.

@@ -54,7 +54,7 @@ class Oracle:
             s = b"".join(self.tokens[i] for i in seq).decode("utf-8")
         except UnicodeDecodeError:
             return False
-        return tuple(int(i) for i in self.tok.encode(s)) == seq
+        return tuple(int(i) for i in self.tok.encode(s, special="text")) == seq
 
     def _ok(self, seq: tuple) -> bool:
         return self.semantics == "all" or self._canon(seq)

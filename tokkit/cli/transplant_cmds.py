@@ -4,36 +4,36 @@ from __future__ import annotations
 
 import click
 
-from ..transplant.methods import HEADS, METHODS
+from ..transplant.options import ANCHORS, DEFAULT_METHOD, GATES, HEADS, METHODS
 
 
 @click.command()
 @click.argument("model")
 @click.argument("tokenizer")
-@click.option("--method", type=click.Choice(METHODS), default="hybrid", show_default=True,
+@click.option("--method", type=click.Choice(METHODS), default=DEFAULT_METHOD.value, show_default=True,
               help="How rows of new tokens are made.")
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Output model directory.")
-@click.option("--k", type=click.IntRange(min=1),
-              help="OMP: anchors per token (default 64 with a donor model, 8 with aux/corpus).")
-@click.option("--omp-candidates", type=click.IntRange(min=0),
+@click.option("--k", type=int, help="OMP: anchors per token (default 64 with a donor model, 8 with aux/corpus).")
+@click.option("--omp-candidates", type=int,
               help="OMP: anchors screened per token before the fit (default 64 x k; 0: all, slow).")
 @click.option("--donor", default="aux", show_default=True,
               help="OMP donor space: aux (MiniLM), corpus (vectors from --donor-corpus tokenized with the new "
                    "tokenizer), or the path of a donor model that uses the new tokenizer.")
 @click.option("--donor-corpus", "donor_corpus", multiple=True,
               help="Text for --donor corpus: files (text, .gz, .zst, JSONL) or corpus:NAME[:LANG]; repeatable.")
-@click.option("--omp-anchors", type=click.Choice(["old", "shared"]), default="old", show_default=True,
+@click.option("--omp-anchors", type=click.Choice(ANCHORS), default="old", show_default=True,
               help="OMP in the aux space: atoms from every old token, or only from tokens both vocabularies share.")
-@click.option("--decomposition-weight", type=click.FloatRange(min=0), default=1.0, show_default=True,
+@click.option("--decomposition-weight", type=float, default=1.0, show_default=True,
               help="OMP in the aux space: weight of the base model's decomposition block (0: MiniLM alone).")
-@click.option("--gate", type=click.Choice(["language", "off"]), default="language", show_default=True,
+@click.option("--gate", type=click.Choice(GATES), default="language", show_default=True,
               help="OMP (aux donor) and hybrid: weigh MiniLM's part of a new token's row by how English the "
                    "token is (MiniLM reads English), FVT's by the rest.")
 @click.option("--head", type=click.Choice(HEADS), default="auto", show_default=True,
-              help="LM head rows of new tokens: tied (same as input), mean (unties a tied model), auto.")
+              help="LM head rows of new tokens: offset (recipe + fitted logit offset), tied (same as input), "
+                   "mean (unties a tied model), auto (offset for hybrid, omp and fvt, else tied).")
 @click.option("--hypernet", type=click.Path(exists=True, file_okay=False), help="--method zett: the hypernetwork.")
-@click.option("--pad-to-multiple", type=click.IntRange(min=1), help="Pad the embedding matrices to a multiple of this.")
-@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
+@click.option("--pad-to-multiple", type=int, help="Pad the embedding matrices to a multiple of this.")
+@click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--force", is_flag=True, help="Replace an existing non-empty output directory (as a whole).")
 def transplant(model, tokenizer, method, out, k, omp_candidates, donor, donor_corpus, omp_anchors,
                decomposition_weight, gate, head, hypernet, pad_to_multiple, seed, force):
@@ -41,24 +41,13 @@ def transplant(model, tokenizer, method, out, k, omp_candidates, donor, donor_co
     reads); write a stock HF checkpoint to --out, with transplant_record.json."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from ..errors import TokkitError
     from ..transplant import MethodOptions
     from ..transplant import transplant as run
 
-    texts: list[str] = []
-    if donor == "corpus":
-        if not donor_corpus:
-            raise TokkitError("--donor corpus needs --donor-corpus FILE or corpus:NAME")
-        from ..train.options import TrainOptions
-        from ..train.run import _iter_all, resolve_sources
-
-        texts = [t for t, _ in _iter_all(resolve_sources(list(donor_corpus)), TrainOptions(), record=False)]
-    elif donor_corpus:
-        raise TokkitError("--donor-corpus is only used with --donor corpus")
-    if hypernet and method != "zett":
-        raise TokkitError("--hypernet is only used with --method zett")
-    opts = MethodOptions(k=k, candidates=omp_candidates, donor=donor, donor_texts=texts, head=head, seed=seed,
-                         hypernet=hypernet, anchors=omp_anchors, decomposition_weight=decomposition_weight, gate=gate)
+    opts = MethodOptions(k=k, candidates=omp_candidates, donor=donor, donor_texts=_read_corpus(donor_corpus),
+                         head=head, seed=seed, hypernet=hypernet, anchors=omp_anchors,
+                         decomposition_weight=decomposition_weight, gate=gate)
+    opts.check(method, unused=True)  # every option checked here, before anything is loaded
     with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                   TimeElapsedColumn(), transient=True) as bar:
         tasks: dict[str, int] = {}
@@ -100,6 +89,16 @@ def eval_lm(model, text_file, max_len, as_json):
         click.echo(json.dumps(out, allow_nan=False))
     else:
         click.echo(f"{r['bits_per_byte']:.4f} bits/byte ({r['bytes']:,} bytes, {r['tokens']:,} tokens)")
+
+
+def _read_corpus(sources) -> list[str]:
+    """The texts of --donor-corpus (files or corpus:NAME[:LANG])."""
+    if not sources:
+        return []
+    from ..train.options import TrainOptions
+    from ..train.run import _iter_all, resolve_sources
+
+    return [t for t, _ in _iter_all(resolve_sources(list(sources)), TrainOptions(), record=False)]
 
 
 COMMANDS = [transplant, eval_lm]

@@ -98,13 +98,22 @@ def _progress():
                     transient=True)
 
 
+SPECIAL_POLICIES = ("allow", "text", "raise")
+
+
 @click.command()
 @click.argument("path")
 @click.argument("text", required=False)
 @click.option("--file", "file_", type=click.Path(dir_okay=False), help="Encode this file's text instead.")
-@click.option("--special/--no-special", default=False, help="Add BOS/EOS as the tokenizer does.")
+@click.option("--special-text", type=click.Choice(SPECIAL_POLICIES), default="allow", show_default=True,
+              help="Special-token text in the input (<|endoftext|>, [INST]...): allow = its id (HF's "
+                   "behaviour), text = ordinary text (tiktoken's encode_ordinary), raise = refuse the input.")
+@click.option("--add-special/--no-add-special", "--special/--no-special", "add_special", default=False,
+              help="Add BOS/EOS as the tokenizer's post-processor does.")
 @click.option("--tokens", "show_tokens", is_flag=True, help="Print token strings too.")
-def encode(path: str, text: str | None, file_: str | None, special: bool, show_tokens: bool) -> None:
+@click.option("--offsets", "show_offsets", is_flag=True, help="Print each token's UTF-8 byte span START:END too.")
+def encode(path: str, text: str | None, file_: str | None, special_text: str, add_special: bool,
+           show_tokens: bool, show_offsets: bool) -> None:
     """Encode TEXT (or --file) and print the ids."""
     from ..textio import read_text, text_argument
     from ..tokenizer import load
@@ -116,10 +125,38 @@ def encode(path: str, text: str | None, file_: str | None, special: bool, show_t
     if file_ is not None:
         text = read_text(file_)  # a regular file, at most textio.MAX_RECORD_BYTES
     tok = load(path)
-    ids = tok.encode(text or "", add_special_tokens=special)
+    enc = tok.encode_offsets([text or ""], special=special_text, add_special_tokens=add_special)
+    ids, starts, ends = enc[0]
     click.echo(" ".join(str(int(i)) for i in ids))
     if show_tokens:
         click.echo(" | ".join(repr(tok.vocab.tokens[int(i)])[2:-1] for i in ids))
+    if show_offsets:
+        click.echo(" ".join(f"{int(a)}:{int(b)}" for a, b in zip(starts, ends)))
 
 
-COMMANDS = [inspect, convert, encode]
+@click.command()
+@click.argument("path")
+@click.argument("ids", nargs=-1, required=True)
+@click.option("--skip-special", is_flag=True, help="Leave special tokens (BOS, <|endoftext|>...) out.")
+@click.option("--strict", is_flag=True, help="Refuse ids whose bytes are not valid UTF-8 (default: U+FFFD).")
+def decode(path: str, ids: tuple[str, ...], skip_special: bool, strict: bool) -> None:
+    """Decode IDS (integers, spaces or commas between them) with the tokenizer at PATH."""
+    from ..tokenizer import load
+
+    values = []
+    for part in " ".join(ids).replace(",", " ").split():
+        if not part.isdigit():
+            raise TokkitError(f"IDS: {part!r} is not a token id")
+        values.append(int(part))
+    tok = load(path)
+    bad = next((i for i in values if i >= len(tok)), None)
+    if bad is not None:
+        raise TokkitError(f"IDS: id {bad} is out of range (the tokenizer has {len(tok):,} tokens)")
+    try:
+        click.echo(tok.decode(values, skip_special_tokens=skip_special, errors="strict" if strict else "replace"))
+    except UnicodeDecodeError as e:
+        raise TokkitError(f"IDS: not valid UTF-8 ({e.reason} at byte {e.start}); leave out --strict to see "
+                          "U+FFFD instead") from None
+
+
+COMMANDS = [inspect, convert, encode, decode]

@@ -102,13 +102,16 @@ def heal(student: str | os.PathLike, teacher: str | os.PathLike, corpora: Sequen
     refuse_overwrite_inputs([out, _state_dir(out)], [student, teacher] + [s.path for s in sources if s.path])
     check_output_dir(out, force)
     made, record = new_rows(student)
-    device = _device(opts)
     from ..lm import load_model
+    from ..tokenizer import Tokenizer
 
+    # the vocabularies first: a wrong teacher is refused before two models are read
+    check_teacher(Tokenizer.from_file(teacher), Tokenizer.from_file(student), record, teacher)
+    # and the corpus: a broken shard is refused before the models are read
+    pieces = cut_pieces((t for s in sources for t in s.texts("text", "strict")), opts.piece_bytes, opts.max_pieces)
+    device = _device(opts)
     t_model, t_tok = load_model(teacher)
     s_model, s_tok = load_model(student)
-    check_teacher(t_tok, s_tok, record, teacher)
-    pieces = cut_pieces((t for s in sources for t in s.texts("text", "strict")), opts.piece_bytes, opts.max_pieces)
     run = _make_run(opts, s_model, s_tok, t_model, t_tok, made, pieces, device)
     identity = _identity(student, teacher, pieces_digest(pieces))
     record = _train(run, out, identity, eval_texts or {}, s_tok, progress)

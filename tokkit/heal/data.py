@@ -50,10 +50,10 @@ class Encoded:
 
     @classmethod
     def of(cls, tok: Tokenizer, pieces: Sequence[str]) -> "Encoded":
-        ids, ends, lengths = tok.encode_batch_byte_offsets(list(pieces))
+        e = tok.encode_offsets(list(pieces), special="text")
         starts = np.zeros(len(pieces) + 1, np.int64)
-        np.cumsum(lengths, out=starts[1:])
-        return cls(np.asarray(ids, np.int64), np.asarray(ends, np.int64), starts)
+        np.cumsum(e.lengths, out=starts[1:])
+        return cls(np.asarray(e.ids, np.int64), np.asarray(e.ends, np.int64), starts)
 
     def piece(self, i: int) -> tuple[np.ndarray, np.ndarray]:
         a, b = self.starts[i], self.starts[i + 1]

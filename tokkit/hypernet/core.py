@@ -1,12 +1,14 @@
 """Batched hypernetwork prediction and the training loss (the base model's rows and the
-decompositions come from :mod:`tokkit.transplant.align`; scoring from :mod:`tokkit.lm`)."""
+decompositions come from :mod:`tokkit.align`; scoring from :mod:`tokkit.lm`)."""
 
 from __future__ import annotations
 
 
 import numpy as np
 
-from ..transplant.align import base_rows, decompose  # noqa: F401  (re-exported for the hypernetwork)
+from ..align import base_rows, decompose  # re-exported for the hypernetwork
+
+__all__ = ["base_rows", "decompose", "lm_loss", "predict"]
 
 
 def predict(net, rows, pieces: np.ndarray, lengths: np.ndarray, chunk: int = 8192):

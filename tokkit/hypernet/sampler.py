@@ -29,7 +29,9 @@ class SampledTokenizer:
     tokens: list[bytes]  # id -> bytes (ids 0..255 are the single bytes in byte order)
     backend: object  # tokenizers.Tokenizer
 
-    def encode_batch(self, texts: Sequence[str]) -> list[list[int]]:
+    def encode_batch(self, texts: Sequence[str], *, special: str = "text") -> list[list[int]]:
+        """Ids of each text (a sampled tokenizer has no special tokens: every ``special`` policy
+        reads text as text; the keyword matches :meth:`tokkit.Tokenizer.encode_batch`)."""
         return [e.ids for e in self.backend.encode_batch(list(texts), add_special_tokens=False)]
 
 

@@ -32,11 +32,11 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from ..align import base_rows, decompose, special_rows
 from ..errors import FormatError, TokkitError
 from ..lm import bits_per_byte, one_line
 from ..tokenizer import Tokenizer
 from ..vocab import Vocabulary
-from ..transplant.align import base_rows, decompose, special_rows
 from .core import lm_loss, predict
 from .model import CONFIG, WEIGHTS, HyperNetConfig, build, fingerprint, load_hypernet, save_hypernet
 from .sampler import sample_tokenizer
@@ -248,7 +248,7 @@ def _train(base, texts, out, opts, eval_tokenizers, eval_texts, resume, progress
             pick = rng.choice(len(chunks), size=opts.buffer_texts, replace=False)
             buf = [chunks[i] for i in pick]
             tok = sample_tokenizer(buf, int(rng.choice(opts.vocab_sizes)), rng, noise=opts.noise)
-            enc = [e for e in tok.encode_batch(buf[: opts.batch * 2]) if len(e) >= opts.seq_len][: opts.batch]
+            enc = [e for e in tok.encode_batch(buf[: opts.batch * 2], special="text") if len(e) >= opts.seq_len][: opts.batch]
             if not enc:
                 continue
             ids = torch.as_tensor(np.array([e[: opts.seq_len] for e in enc], dtype=np.int64), device=dev)

@@ -7,12 +7,12 @@ does not load) do not stop a report: they are collected as ``problems`` and writ
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..corpora import udhr_entry
 from ..errors import TokkitError
 
 
@@ -71,36 +71,9 @@ def _udhr_index() -> list[dict]:
     return corpora.udhr_languages()
 
 
-def _canonical_first(hits: list[dict]) -> dict:
-    """Of several declarations for one language, the one whose key is the ISO 639-3 code
-    (``swh`` before ``062``, ``fin`` before ``067``), then keys that start with it
-    (``deu_1901``), then key order."""
-    return sorted(hits, key=lambda e: (e["key"] != e["iso639_3"], not e["key"].startswith(e["iso639_3"]),
-                                       e["key"]))[0]
-
-
-def resolve_udhr_lang(lang: str) -> dict:
-    """The UDHR index entry for a key, an ISO 639-3 code, a BCP 47 tag or an ISO 639-1 code
-    (the primary subtag: ``de`` -> ``deu_1901``). Where several declarations share the code,
-    the canonical one (see ``_canonical_first``)."""
-    langs = _udhr_index()
-    exact = [e for e in langs if e["key"] == lang]
-    if exact:
-        return exact[0]
-    for field_ in ("iso639_3", "bcp47"):
-        hits = [e for e in langs if e[field_] == lang]
-        if hits:
-            return _canonical_first(hits)
-    low = lang.lower().replace("_", "-")
-    hits = [e for e in langs if e["bcp47"].lower().split("-")[0] == low.split("-")[0]]
-    if hits:
-        return _canonical_first(hits)
-    import difflib
-
-    options = sorted({e["key"] for e in langs} | {e["iso639_3"] for e in langs})
-    close = difflib.get_close_matches(lang, options, n=3)
-    hint = f" (did you mean {', '.join(close)}?)" if close else ""
-    raise TokkitError(f"no UDHR declaration for language {lang!r}{hint}")
+#: the UDHR index entry for a key, an ISO 639-3 code, a BCP 47 tag or an ISO 639-1 code: the
+#: corpus API's own resolver, so a report and ``corpora.udhr`` open the same declaration
+resolve_udhr_lang = udhr_entry
 
 
 def iso3_of(tag: str) -> str | None:
@@ -171,28 +144,25 @@ def named_sets(name: str, langs: list[str] | None, problems: list[Problem], spli
 
 
 def _read_user_file(path: Path) -> list[str]:
-    from ..textio import read_bytes
+    """The texts of a FILE:LANG corpus, read by :mod:`tokkit.textio` like every corpus file (a
+    regular file, bounded lines, ``.gz``/``.zst`` checked to the end): JSONL (``.jsonl``,
+    ``.ndjson``, also compressed) gives the non-empty ``text`` of each record; plain text one
+    text per non-blank line (any line break of ``str.splitlines``, the ending dropped)."""
+    from ..textio import is_jsonl, iter_texts
 
-    raw = read_bytes(path)  # a regular file, bounded
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise TokkitError(f"{path}: not UTF-8 (byte {e.start})") from None
-    if path.suffix in (".jsonl", ".ndjson"):
-        out = []
-        for n, line in enumerate(text.splitlines(), 1):
-            if line.strip():
-                try:
-                    out.append(json.loads(line)["text"])
-                except (ValueError, KeyError, TypeError):
-                    raise TokkitError(f"{path}: line {n} is not a JSON object with a 'text' field") from None
-        return [t for t in out if t]
-    # plain text: one unit per non-empty line
-    return [line for line in text.splitlines() if line.strip()]
+    if is_jsonl(path):
+        return [t for t in iter_texts(path, hint=False) if t]
+    return [unit for line in iter_texts(path, hint=False) for unit in line.splitlines() if unit.strip()]
+
+
+def _problem(err: TokkitError, path: Path) -> str:
+    """An error about ``path`` without the path (it is the problem's ``where``)."""
+    return getattr(err, "problem", None) or str(err).removeprefix(f"{path}: ")
 
 
 def file_set(spec: str, problems: list[Problem]) -> TextSet | None:
     """``FILE:LANG`` (the language tag is required: metrics like %TR depend on it)."""
+    from ..textio import regular_file
     from .scripts import dominant_script
 
     path_s, _, lang = spec.rpartition(":")
@@ -200,13 +170,10 @@ def file_set(spec: str, problems: list[Problem]) -> TextSet | None:
         problems.append(Problem(spec, "a corpus file needs a language tag: FILE:LANG"))
         return None
     path = Path(path_s)
-    if not path.is_file():
-        problems.append(Problem(path_s, "no such file"))
-        return None
     try:
-        texts = _read_user_file(path)
+        texts = _read_user_file(regular_file(path))
     except TokkitError as err:
-        problems.append(Problem(path_s, str(err)))
+        problems.append(Problem(path_s, _problem(err, path)))
         return None
     if not texts:
         problems.append(Problem(path_s, "empty file: no text to evaluate"))

@@ -36,16 +36,11 @@ class Words:
         return len(self.starts)
 
 
-@functools.cache
-def _word_re():
-    import regex
-
-    return regex.compile(_WORD)
-
-
 def icu_available() -> bool:
+    import importlib
+
     try:
-        import icu  # noqa: F401
+        importlib.import_module("icu")  # PyICU, optional
     except ImportError:
         return False
     return True
@@ -66,15 +61,6 @@ def _byte_map(text: str) -> np.ndarray:
     cps = codepoints(text)
     lens = 1 + (cps >= 0x80) + (cps >= 0x800) + (cps >= 0x10000)
     return np.concatenate([[0], np.cumsum(lens, dtype=np.int64)])
-
-
-def _spans_regex(text: str) -> tuple[list[int], list[int], list[str]]:
-    s, e, w = [], [], []
-    for m in _word_re().finditer(text):
-        s.append(m.start())
-        e.append(m.end())
-        w.append(m.group())
-    return s, e, w
 
 
 def _spans_icu(text: str, locale: str) -> tuple[list[int], list[int], list[str]]:

@@ -95,7 +95,8 @@ def assemble(
     (ordinary added tokens, matched before the model as HF does) and padding tokens up to
     ``pad_to``. With ``base``: its tokens and ids unchanged, new tokens after its last id.
     """
-    pretok = [s if isinstance(s, Step) else Step(s["kind"], dict(s.get("params", {}))) for s in pretokenizer]
+    pretok = [s if isinstance(s, Step) else Step.of(s["kind"], s.get("params", {}), "pre_tokenizer")
+              for s in pretokenizer]
     if base is None:
         tokens: list[bytes] = [s.encode("utf-8") for s in special_tokens] + hf_byte_tokens()
         types = [TokenType.CONTROL] * len(special_tokens) + [TokenType.NORMAL] * 256

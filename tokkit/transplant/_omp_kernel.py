@@ -1,7 +1,7 @@
 """Batched OMP on the CPU, compiled with numba.
 
 Why by hand: scikit-learn's ``orthogonal_mp`` solves one target at a time from Python, and the
-batched torch version (:func:`tokkit.transplant.methods.omp`, used on a GPU) is bound by memory
+batched torch version (:func:`tokkit.transplant.omp.omp`, used on a GPU) is bound by memory
 traffic on the CPU (one pass over every target's candidate block per step: about 0.4 GFLOP/s
 here). This kernel keeps one target's candidate block in cache for all of its steps, updates a
 Cholesky factor of the chosen atoms' Gram matrix one row per step (as scikit-learn's

@@ -14,10 +14,11 @@ from typing import Sequence
 
 import numpy as np
 
+from ..align import align, base_rows
 from ..tokenizer import Tokenizer
 from ..vocab import TokenType
-from .align import align, base_rows
-from .methods import MethodOptions, fill_rows
+from .fill import fill_rows
+from .options import MethodOptions
 
 
 def method_rows(method: str, model, old: Tokenizer, new: Tokenizer, opts: MethodOptions | None = None):

@@ -16,9 +16,10 @@ from typing import Any
 
 from ..errors import FormatError, UnsupportedError
 from . import spec
-from .model import AddedToken, ModelKind, ModelOptions, Role, Step, Surface, TokenType, Vocabulary, merges_all_splits
+from .model import AddedToken, ModelKind, ModelOptions, Role, Surface, TokenType, Vocabulary, merges_all_splits
 from .limits import check_regular_file
 from .roles import infer_roles
+from .steps import decoders
 from .surface import parse_byte_piece, strings_to_bytes
 
 GGUF_MAGIC = b"GGUF"
@@ -409,9 +410,9 @@ def _sentencepiece_parts(reader: _Header, tokens: list[bytes], types: list[Token
     merges = merges_all_splits(tokens, types, order)
     add_prefix = _field(reader, "tokenizer.ggml.add_space_prefix", "bool", True)
     normalizer = ([spec.prepend("\u2581")] if add_prefix else []) + [spec.replace(" ", "\u2581")]
-    decoder = [spec.replace("\u2581", " "), Step("byte_fallback"), Step("fuse")]
+    decoder = [spec.replace("\u2581", " "), decoders.ByteFallback(), decoders.Fuse()]
     if add_prefix:
-        decoder.append(Step("strip", {"content": " ", "start": 1, "stop": 0}))
+        decoder.append(decoders.Strip(content=" ", start=1, stop=0))
     return merges, score_list, normalizer, [], decoder, []
 
 

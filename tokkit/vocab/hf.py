@@ -24,6 +24,7 @@ from .model import (
     TokenType,
     Vocabulary,
 )
+from .layout import added_outside_model as _added_outside_model, model_unk_id
 from .limits import check_id_range, check_regular_file
 from .roles import ROLE_KEYS, infer_roles
 from .spec import steps_from_hf, steps_to_hf
@@ -463,41 +464,6 @@ def vocab_to_hf_json(v: Vocabulary) -> dict:
         "decoder": steps_to_hf(v.decoder, "decoder"),
         "model": model,
     }
-
-
-def model_unk_id(v: Vocabulary) -> int | None:
-    """The unk the model itself emits for a symbol it lacks, or None (the symbol is dropped).
-
-    An unk that is only an added special token (SmolLM2's <|endoftext|>, from GGUF) is not the
-    model's: the original drops unknown bytes. (HF also raises when a BPE unk_token is not a key
-    of the model vocab.)
-    """
-    unk = v.options.unk_id
-    if unk is None:
-        return None
-    a = v.added_by_id().get(unk)
-    return unk if a is None or a.in_model else None
-
-
-def _added_outside_model(v: Vocabulary, model_ids: set[int]) -> set[int]:
-    """Added tokens that can stay out of the model's vocab in tokenizer.json.
-
-    HF gives an added token that is not a key of the model vocab the next id after it (model
-    size, model size + 1, ... in order), whatever id the file says. So only a run of added
-    tokens at the very end of the id range, above every model id and with no gap, may stay
-    outside (Llama-3's specials); any other (SmolLM2's specials at ids 0-16) must be in the
-    model vocab or stock HF would renumber it.
-    """
-    added = v.added_by_id()
-    outside: set[int] = set()
-    i = v.size - 1
-    while i >= 0 and i in added and not added[i].in_model:
-        outside.add(i)
-        i -= 1
-    below = {j for j in range(i + 1) if j in model_ids or j in added}
-    if len(below) != i + 1:  # a gap (unused id) would shift HF's numbering: keep all inside
-        return set()
-    return outside
 
 
 def hf_config(v: Vocabulary) -> tuple[dict, dict]:

@@ -6,8 +6,9 @@ A :class:`Vocabulary` is engine-neutral: tokens are the raw **bytes** they spell
 vocabulary's :class:`Surface`. Merges are ranked pairs of ids with the id they produce. Special
 and added tokens carry roles (bos, eos, chat markers...) and the Hugging Face matching flags.
 The normalizer, pretokenizer, decoder and post-processor are declarative lists of
-:class:`Step` (one kind name plus parameters), so a native encoder, the HF writer and the
-report code can all read them without a particular library.
+:class:`Step` (typed, one dataclass per kind in :mod:`tokkit.vocab.steps`; each has a
+snake_case ``kind`` and HF-named ``params``), so a native encoder, the HF writer and the report
+code can all read them without a particular library.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Sequence
 
 from ..errors import FormatError
+# a pipeline step is a typed object (tokkit.vocab.steps); re-exported here, where it always was
+from .steps import Step
 
 
 class ModelKind(str, enum.Enum):
@@ -88,23 +91,6 @@ class AddedToken:
 
     def with_roles(self, *roles: Role) -> "AddedToken":
         return dataclasses.replace(self, roles=self.roles | frozenset(roles))
-
-
-@dataclass
-class Step:
-    """One normalizer / pretokenizer / decoder / post-processor step.
-
-    ``kind`` is a snake_case name (``split``, ``byte_level``, ``metaspace``, ``digits``,
-    ``nfc``, ``nfkc``, ``lowercase``, ``prepend``, ``replace``, ``precompiled``, ``template``,
-    ...; see :mod:`tokkit.vocab.spec`); ``params`` holds its parameters. A step tokkit does not
-    know yet is kept verbatim as ``kind="hf:<Type>"`` so a round trip loses nothing.
-    """
-
-    kind: str
-    params: dict[str, Any] = field(default_factory=dict)
-
-    def get(self, key: str, default: Any = None) -> Any:
-        return self.params.get(key, default)
 
 
 @dataclass

@@ -29,6 +29,7 @@ from .model import (
 )
 from .limits import check_regular_file
 from .roles import infer_roles
+from .steps import decoders, normalizers
 from .surface import byte_piece, parse_byte_piece
 
 _SP_BPE, _SP_UNIGRAM = 2, 1
@@ -153,8 +154,7 @@ def read_sentencepiece(path: str | os.PathLike) -> Vocabulary:
     normalizer: list[Step] = []
     if ns.precompiled_charsmap:
         check_charsmap(ns.precompiled_charsmap, path)
-        normalizer.append(Step("precompiled",
-                               {"precompiled_charsmap": base64.b64encode(ns.precompiled_charsmap).decode("ascii")}))
+        normalizer.append(normalizers.Precompiled(base64.b64encode(ns.precompiled_charsmap).decode("ascii")))
     if ns.remove_extra_whitespaces:
         # SentencePiece removes leading/trailing spaces and collapses runs of spaces: the space
         # character only (HF's Strip would also eat tabs and newlines)
@@ -168,10 +168,10 @@ def read_sentencepiece(path: str | os.PathLike) -> Vocabulary:
         pretok.append(spec.digits(True))
     decoder = [spec.replace("\u2581", " ")]
     if ts.byte_fallback:
-        decoder.append(Step("byte_fallback"))
-    decoder.append(Step("fuse"))
+        decoder.append(decoders.ByteFallback())
+    decoder.append(decoders.Fuse())
     if ns.add_dummy_prefix:
-        decoder.append(Step("strip", {"content": " ", "start": 1, "stop": 0}))
+        decoder.append(decoders.Strip(content=" ", start=1, stop=0))
     bos = (m.pieces[ts.bos_id].piece, ts.bos_id) if 0 <= ts.bos_id < n else None
     post = [s for s in [spec.bos_eos_template(bos, None)] if s is not None]
     if not isinstance(ns.name, str):

@@ -1,15 +1,18 @@
-"""Declarative normalizer / pretokenizer / decoder / post-processor steps.
+"""Declarative normalizer / pretokenizer / decoder / post-processor steps: the user-facing side.
 
-Each step is a :class:`~tokkit.vocab.model.Step` with a snake_case ``kind`` and parameters whose
-names follow Hugging Face ``tokenizers`` (so a ``tokenizer.json`` maps onto steps one for one).
-This module holds the constructors users call, the known regex presets, the mapping to and
-from Hugging Face type names, and a one-line description used by ``tokkit inspect``.
+Each step is a typed :class:`~tokkit.vocab.steps.Step` (one frozen dataclass per kind, in
+:mod:`tokkit.vocab.steps`) with a snake_case ``kind`` and parameters whose names follow Hugging
+Face ``tokenizers`` (so a ``tokenizer.json`` maps onto steps one for one). This module holds the
+constructors users call, the known regex presets, and the mapping of whole pipeline slots to and
+from ``tokenizer.json`` (Sequences flattened), all derived from the step registry.
 """
 
 from __future__ import annotations
 
 from ..errors import FormatError
 from .model import Step
+from .steps import Family, Regex, StepError, UnknownStep, hf_class, step_types
+from .steps import normalizers, pretokenizers, processors
 
 # -- regex presets (pretokenization patterns of well-known tokenizers) ------------------------
 GPT2_PATTERN = r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""
@@ -52,45 +55,43 @@ PATTERNS = {
 
 # -- constructors ------------------------------------------------------------------------------
 def split(pattern: str, behavior: str = "Isolated", invert: bool = False, regex: bool = True) -> Step:
-    key = "regex" if regex else "string"
-    return Step("split", {key: pattern, "behavior": behavior, "invert": invert})
+    return pretokenizers.Split(Regex(pattern) if regex else pattern, behavior, invert)
 
 
 def byte_level(add_prefix_space: bool = False, use_regex: bool = True, trim_offsets: bool = True) -> Step:
-    return Step("byte_level", {"add_prefix_space": add_prefix_space, "trim_offsets": trim_offsets,
-                               "use_regex": use_regex})
+    return pretokenizers.ByteLevel(add_prefix_space=add_prefix_space, trim_offsets=trim_offsets, use_regex=use_regex)
 
 
 def metaspace(replacement: str = "▁", prepend_scheme: str = "first", split: bool = False) -> Step:
-    return Step("metaspace", {"replacement": replacement, "prepend_scheme": prepend_scheme, "split": split})
+    return pretokenizers.Metaspace(replacement=replacement, prepend_scheme=prepend_scheme, split=split)
 
 
 def digits(individual: bool = True) -> Step:
-    return Step("digits", {"individual_digits": individual})
+    return pretokenizers.Digits(individual_digits=individual)
 
 
 def nfc() -> Step:
-    return Step("nfc")
+    return normalizers.NFC()
 
 
 def nfkc() -> Step:
-    return Step("nfkc")
+    return normalizers.NFKC()
 
 
 def lowercase() -> Step:
-    return Step("lowercase")
+    return normalizers.Lowercase()
 
 
 def prepend(text: str) -> Step:
-    return Step("prepend", {"prepend": text})
+    return normalizers.Prepend(text)
 
 
 def replace(pattern: str, content: str, regex: bool = False) -> Step:
-    return Step("replace", {("regex" if regex else "string"): pattern, "content": content})
+    return normalizers.Replace(Regex(pattern) if regex else pattern, content)
 
 
 def template(single: list[dict], pair: list[dict] | None = None, special_tokens: dict | None = None) -> Step:
-    return Step("template", {"single": single, "pair": pair or single, "special_tokens": special_tokens or {}})
+    return processors.TemplateProcessing(single, pair or single, special_tokens or {})
 
 
 def bos_eos_template(bos: tuple[str, int] | None, eos: tuple[str, int] | None) -> Step | None:
@@ -113,7 +114,7 @@ def bos_eos_template(bos: tuple[str, int] | None, eos: tuple[str, int] | None) -
             specials[t[0]] = {"id": t[0], "ids": [t[1]], "tokens": [t[0]]}
     single = seq("A")
     pair = seq("A") + [x if "SpecialToken" in x else {"Sequence": {"id": "B", "type_id": 1}} for x in seq("B")]
-    return Step("template", {"single": single, "pair": pair, "special_tokens": specials})
+    return processors.TemplateProcessing(single, pair, specials)
 
 
 def byte_level_preset(name: str, individual_digits: bool = False) -> list[Step]:
@@ -134,65 +135,41 @@ def byte_level_preset(name: str, individual_digits: bool = False) -> list[Step]:
     return steps
 
 
-# -- Hugging Face type names ---------------------------------------------------------------------
-_HF_NAMES = {
-    # normalizers
-    "NFC": "nfc", "NFD": "nfd", "NFKC": "nfkc", "NFKD": "nfkd", "Lowercase": "lowercase",
-    "Strip": "strip", "StripAccents": "strip_accents", "Prepend": "prepend", "Replace": "replace",
-    "Precompiled": "precompiled", "BertNormalizer": "bert_normalizer", "Nmt": "nmt",
-    "ByteLevel": "byte_level",
-    # pretokenizers
-    "Split": "split", "Metaspace": "metaspace", "Digits": "digits", "Whitespace": "whitespace",
-    "WhitespaceSplit": "whitespace_split", "Punctuation": "punctuation",
-    "BertPreTokenizer": "bert", "UnicodeScripts": "unicode_scripts",
-    "CharDelimiterSplit": "char_delimiter_split", "FixedLength": "fixed_length",
-    # decoders
-    "ByteFallback": "byte_fallback", "Fuse": "fuse", "WordPiece": "wordpiece", "BPEDecoder": "bpe_decoder",
-    "CTC": "ctc",
-    # post-processors
-    "TemplateProcessing": "template", "BertProcessing": "bert_processing",
-    "RobertaProcessing": "roberta_processing",
-}
-_KIND_TO_HF = {v: k for k, v in _HF_NAMES.items()}
-_SEQUENCE_KEYS = {"normalizer": "normalizers", "pre_tokenizer": "pretokenizers", "decoder": "decoders",
-                  "post_processor": "processors"}
-# a pattern in HF is {"Regex": ...} or {"String": ...}; these step kinds carry one
-_PATTERN_KINDS = {"split", "replace"}
+# -- Hugging Face type names (derived from the step registry) --------------------------------------
+#: HF type name -> snake_case kind, over every family
+_HF_NAMES = {c.hf_type: c.kind for c in step_types()}
 
 
 def steps_from_hf(obj: dict | None, slot: str, where: str | None = None) -> list[Step]:
     """HF component JSON (possibly a Sequence) -> flat list of steps; FormatError (naming
-    ``where``) for a component that is not an object with a string type, or a regex that Hugging
-    Face ``tokenizers`` cannot compile."""
+    ``where``) for a component that is not an object with a string type, a parameter of the
+    wrong type, or a regex that Hugging Face ``tokenizers`` cannot compile."""
     if obj is None:
         return []
+    family = Family(slot)
     t = obj.get("type") if isinstance(obj, dict) else None
     if not isinstance(t, str):
         raise FormatError(where, f"{slot}: {_json_snippet(obj)} is not an object with a string 'type'")
     if t == "Sequence":
-        subs = obj.get(_SEQUENCE_KEYS[slot], [])
+        subs = obj.get(family.sequence_key, [])
         if not isinstance(subs, list):
-            raise FormatError(where, f"{slot}: the Sequence's {_SEQUENCE_KEYS[slot]!r} is not a list")
+            raise FormatError(where, f"{slot}: the Sequence's {family.sequence_key!r} is not a list")
         out: list[Step] = []
         for sub in subs:
             out.extend(steps_from_hf(sub, slot, where))
         return out
-    kind = _HF_NAMES.get(t, f"hf:{t}")
-    params = {k: v for k, v in obj.items() if k != "type"}
-    if kind in _PATTERN_KINDS and isinstance(params.get("pattern"), dict):
-        pat = params.pop("pattern")
-        if "Regex" in pat:
-            params["regex"] = pat["Regex"]
-        else:
-            params["string"] = pat.get("String", "")
-        key = "regex" if "regex" in params else "string"
-        if not isinstance(params[key], str):
-            raise FormatError(where, f"{slot}: the {t} pattern is not a string")
-        if key == "regex":
-            check_regex(params["regex"], where, f"{slot} {t}")
-    if kind == "hf:None":
-        return []
-    return [Step(kind, params)]
+    cls = hf_class(t, family)
+    if cls is None:
+        if t == "None":
+            return []
+        return [UnknownStep(t, {k: v for k, v in obj.items() if k != "type"})]
+    try:
+        step = cls.from_hf(obj)
+    except StepError as e:
+        raise FormatError(where, f"{slot}: {e.problem}") from None
+    if isinstance(getattr(step, "pattern", None), Regex):
+        check_regex(step.pattern, where, f"{slot} {t}")
+    return [step]
 
 
 def check_regex(pattern: str, where: str | None, what: str = "pretokenizer") -> None:
@@ -216,61 +193,17 @@ def _json_snippet(x: object) -> str:
 
 def steps_to_hf(steps: list[Step], slot: str, sequence_when_single: bool = False) -> dict | None:
     """Flat list of steps -> HF component JSON (a Sequence when there are several)."""
-    objs = []
-    for s in steps:
-        if s.kind.startswith("hf:"):
-            hf_type = s.kind[3:]
-        else:
-            hf_type = _KIND_TO_HF.get(s.kind)
-            if hf_type is None:
-                from ..errors import UnsupportedError
-
-                raise UnsupportedError(f"step {s.kind!r} has no Hugging Face equivalent")
-        params = dict(s.params)
-        if s.kind in _PATTERN_KINDS:
-            if "regex" in params:
-                params["pattern"] = {"Regex": params.pop("regex")}
-            elif "string" in params:
-                params["pattern"] = {"String": params.pop("string")}
-            # HF expects pattern first for readability; order does not matter for parsing
-            params = {"pattern": params.pop("pattern"), **params}
-        objs.append({"type": hf_type, **params})
+    objs = [s.to_hf() for s in steps]
     if not objs:
         return None
     if len(objs) == 1 and not sequence_when_single:
         return objs[0]
-    return {"type": "Sequence", _SEQUENCE_KEYS[slot]: objs}
+    return {"type": "Sequence", Family(slot).sequence_key: objs}
 
 
 def describe_steps(steps: list[Step]) -> list[str]:
     """Short human-readable descriptions (for ``tokkit inspect``)."""
-    out = []
-    for s in steps:
-        p = s.params
-        if s.kind == "split":
-            pat = p.get("regex", p.get("string", ""))
-            name = next((k for k, v in PATTERNS.items() if v == pat), None)
-            shown = f"preset {name}" if name else (pat if len(pat) <= 60 else pat[:57] + "...")
-            out.append(f"split({shown}, {p.get('behavior')}{', inverted' if p.get('invert') else ''})")
-        elif s.kind == "byte_level":
-            out.append(f"byte_level(prefix_space={p.get('add_prefix_space', False)}, regex={p.get('use_regex', True)})")
-        elif s.kind == "metaspace":
-            out.append(f"metaspace({p.get('replacement', '▁')!r}, prepend={p.get('prepend_scheme', p.get('add_prefix_space'))},"
-                       f" split={p.get('split', True)})")
-        elif s.kind == "digits":
-            out.append(f"digits(individual={p.get('individual_digits')})")
-        elif s.kind == "template":
-            single = p.get("single", [])
-            parts = [x["SpecialToken"]["id"] if "SpecialToken" in x else "$" + x["Sequence"]["id"] for x in single]
-            out.append("template(" + " ".join(parts) + ")")
-        elif s.kind == "precompiled":
-            out.append("precompiled(sentencepiece charsmap)")
-        elif p:
-            short = ", ".join(f"{k}={v!r}" for k, v in p.items() if not isinstance(v, (list, dict)))
-            out.append(f"{s.kind}({short})")
-        else:
-            out.append(s.kind)
-    return out
+    return [s.describe() for s in steps]
 
 
 def native_pretokenizer(steps: list[Step]):
@@ -285,6 +218,6 @@ def native_pretokenizer(steps: list[Step]):
     from ..errors import UnsupportedError
 
     try:
-        return _native.Pretokenizer(json.dumps([{"kind": s.kind, "params": s.params} for s in steps]))
+        return _native.Pretokenizer(json.dumps([s.to_native() for s in steps]))
     except ValueError as e:
         raise UnsupportedError(str(e)) from None

@@ -15,7 +15,6 @@
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 
 import numpy as np
@@ -31,50 +30,7 @@ def _token_text(b: bytes) -> str | None:
 
 
 def adds_dummy_prefix(tok) -> bool:
-    from ..encode import spell
-
-    ids = tok.encode("a")
-    return spell(tok, ids).startswith(b" ")
-
-
-def decoder_of(tok):
-    """Hugging Face's decoder for the tokenizer. Decoding maps ids to token strings and runs the
-    decoder steps; the model's merges play no part, so a WordLevel model over the same strings
-    with the same decoder and added tokens decodes exactly like the full tokenizer and is built
-    in a fraction of the time (Llama-3 has 280k merges). Falls back to the full tokenizer."""
-    if getattr(tok, "_backend", None) is not None:
-        return tok._backend
-    from tokenizers import Tokenizer as HFTokenizer
-
-    from ...vocab.spec import steps_to_hf
-    from ...vocab.surface import bytes_to_strings
-
-    v = tok.vocab
-    try:
-        added = v.added_by_id()
-        plain = [i for i in range(v.size) if i not in added and v.types[i] in (TokenType.NORMAL, TokenType.BYTE)]
-        strings = dict(zip(plain, bytes_to_strings([v.tokens[i] for i in plain], [v.types[i] for i in plain],
-                                                   v.surface)))
-        for i in range(v.size):
-            if i not in strings:
-                strings[i] = added[i].content if i in added else v.tokens[i].decode("utf-8", "replace")
-        vocab: dict[str, int] = {}
-        for i, st in strings.items():
-            vocab.setdefault(st, i)
-        if len(vocab) != v.size:
-            raise ValueError("two ids share a string")
-        obj = {
-            "version": "1.0", "truncation": None, "padding": None,
-            "added_tokens": [{"id": t.id, "content": t.content, "single_word": t.single_word, "lstrip": t.lstrip,
-                              "rstrip": t.rstrip, "normalized": t.normalized, "special": t.special}
-                             for t in sorted(v.added, key=lambda t: t.id)],
-            "normalizer": None, "pre_tokenizer": None, "post_processor": None,
-            "decoder": steps_to_hf(v.decoder, "decoder"),
-            "model": {"type": "WordLevel", "vocab": vocab, "unk_token": strings[0]},
-        }
-        return HFTokenizer.from_str(json.dumps(obj))
-    except Exception:  # noqa: BLE001 - anything unusual: the tokenizer's own full HF backend
-        return tok._hf()
+    return tok.decode_bytes(tok.encode("a")).startswith(b" ")
 
 
 def audit_vocabulary(tok, max_examples: int = 12) -> dict:
@@ -122,23 +78,19 @@ def audit_vocabulary(tok, max_examples: int = 12) -> dict:
     # undecodable: the tokenizer's own decoder on each id alone
     undecodable = []
     dec_ids = [i for i, t in zip(normal, texts) if t is not None]
-    decoded: list[str | None]
-    decoder_error = None
+    decoded: list[str | None] = []
+    errors: list[str] = []
     try:
-        dec = decoder_of(tok)
-    except Exception as e:  # noqa: BLE001 - no decoder at all: every id is undecodable, and why
-        dec, decoder_error = None, f"{type(e).__name__}: {e}"
-    try:
-        if dec is None:
-            raise RuntimeError(decoder_error)
-        decoded = dec.decode_batch([[i] for i in dec_ids], skip_special_tokens=False)
-    except Exception:  # noqa: BLE001 - a decoder that fails on the batch: try one id at a time
-        decoded = [None] * len(dec_ids) if dec is None else []
-        for i in dec_ids if dec is not None else []:
+        decoded = list(tok.decode_batch([[i] for i in dec_ids]))
+    except Exception:  # noqa: BLE001 - a decoder that fails on the batch: one id at a time
+        for i in dec_ids:
             try:
-                decoded.append(dec.decode([i], skip_special_tokens=False))
-            except Exception:  # noqa: BLE001 - any failure of a third-party decoder is a finding
+                decoded.append(tok.decode([i]))
+            except Exception as e:  # noqa: BLE001 - any failure of a decoder (a third-party one too) is a finding
                 decoded.append(None)
+                errors.append(f"{type(e).__name__}: {e}")
+    # no decoder at all (every id fails): why
+    decoder_error = errors[0] if dec_ids and len(errors) == len(dec_ids) else None
     for i, d in zip(dec_ids, decoded):
         want = v.tokens[i].decode("utf-8")
         if d is None or (d != want and d != want.lstrip(" ") and d.strip() != want.strip()):

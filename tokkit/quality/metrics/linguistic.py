@@ -211,7 +211,7 @@ def linguistic_for_set(tok, ids: np.ndarray, iso3: str | None, words_of_text: li
             out["pure_unavailable"] = turkish_analyser_status()
         else:
             roots, suffixes = set(), set()
-            for w in set(_lower(x, "tur") for x in words_of_text):
+            for w in sorted(set(_lower(x, "tur") for x in words_of_text)):  # zeyrek is order-dependent
                 for a in _parse_tr(w):
                     if a:
                         roots.add(a[0])

@@ -32,9 +32,10 @@ def gini(values: np.ndarray, axis: int = 0) -> np.ndarray:
         return (2 * (i * x).sum(axis=0) / (n * total)) - (n + 1) / n
 
 
-def unit_matrix(batch, enc, set_indices: list[int]) -> np.ndarray:
-    """Tokens per aligned unit: (len(set_indices), units), for sets with the same number of units."""
-    per_text = enc.lengths.astype(float)
+def unit_matrix(batch, lengths: np.ndarray, set_indices: list[int]) -> np.ndarray:
+    """Tokens per aligned unit: (len(set_indices), units), for sets with the same number of units.
+    ``lengths``: tokens per text of ``batch``."""
+    per_text = np.asarray(lengths).astype(float)
     rows = []
     for k in set_indices:
         rows.append(per_text[batch.set_of_text == k])

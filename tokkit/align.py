@@ -1,4 +1,6 @@
-"""Aligning two vocabularies on bytes, and what every transplant method shares.
+"""Aligning two vocabularies on bytes, and the base model's rows and decompositions that every
+transplant method and the ZeTT hypernetwork share (here, outside both packages, so that neither
+imports the other for them).
 
 Tokens are compared as the bytes they spell (the data model has already decoded byte-level
 ``Ġ``/``Ċ``, SentencePiece ``▁`` and ``<0xXX>`` byte-fallback pieces), so a GPT-2 token and a
@@ -13,9 +15,9 @@ from typing import Sequence
 
 import numpy as np
 
-from ..tokenizer import Tokenizer
-from ..vocab import Role, TokenType, Vocabulary
-from ..vocab.model import _is_utf8 as _utf8
+from .tokenizer import Tokenizer
+from .vocab import Role, TokenType, Vocabulary
+from .vocab.model import _is_utf8 as _utf8
 
 
 @dataclass
@@ -122,7 +124,7 @@ def _old_ids(tok: Tokenizer, b: bytes, index: dict[bytes, int]) -> list[int]:
     for ch in b.decode("utf-8", "surrogateescape") + "\udfff":  # sentinel flushes the last run
         if "\udc80" <= ch <= "\udcff" or ch == "\udfff":
             if run:
-                out += [int(x) for x in tok.encode("".join(run))]
+                out += [int(x) for x in tok.encode("".join(run), special="text")]
                 run = []
             if ch != "\udfff":
                 one = bytes([ord(ch) - 0xDC00])
@@ -142,7 +144,7 @@ def decompose(new_tokens: Sequence[bytes], old: Tokenizer, max_pieces: int) -> t
     lengths = np.zeros(n, dtype=np.int64)
     plain = [i for i, t in enumerate(new_tokens) if _utf8(t)]
     if plain:
-        enc = old.encode_batch([new_tokens[i].decode("utf-8") for i in plain])
+        enc = old.encode_batch([new_tokens[i].decode("utf-8") for i in plain], special="text")
         for i, ids in zip(plain, enc):
             ids = ids[:max_pieces]
             pieces[i, : len(ids)] = ids

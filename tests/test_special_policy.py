@@ -1,0 +1,73 @@
+"""Special-token text: the encode policy through the CLI, and text that users and corpora give
+tokkit read as text wherever tokkit reads it (docs/formats.md, "Special tokens in text")."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import tokkit
+from hostile import assert_refused, run_cli
+
+EOT = "<|endoftext|>"
+TEXT = f"first document{EOT}second document"
+
+
+@pytest.fixture(scope="module")
+def gpt2(real_tokenizers):
+    return real_tokenizers["gpt2"]
+
+
+@pytest.mark.real
+def test_cli_encode_policies_and_offsets(gpt2):
+    tok = tokkit.load(gpt2)
+    eot = int(tok.encode(EOT)[0])
+    r = run_cli(["encode", gpt2, TEXT, "--offsets"])
+    assert r.code == 0, r.stderr
+    ids, spans = r.stdout.splitlines()[:2]
+    assert str(eot) in ids.split()
+    assert "14:27" in spans.split()  # <|endoftext|> sits at bytes 14-27
+    r = run_cli(["encode", gpt2, TEXT, "--special-text", "text"])
+    assert r.code == 0 and str(eot) not in r.stdout.split()
+    assert [int(x) for x in r.stdout.split()] == tok.encode_ordinary(TEXT).tolist()
+    r = run_cli(["encode", gpt2, TEXT, "--special-text", "raise"])
+    assert_refused(r, says="<|endoftext|>")
+    assert "at byte 14" in r.stderr
+
+
+@pytest.mark.real
+def test_cli_decode(gpt2, tmp_path):
+    tok = tokkit.load(gpt2)
+    ids = tok.encode("Grüße, 世界 " + EOT).tolist()
+    r = run_cli(["decode", gpt2, *map(str, ids)])
+    assert r.code == 0 and r.stdout == "Grüße, 世界 " + EOT + "\n", r.stderr
+    r = run_cli(["decode", gpt2, ",".join(map(str, ids)), "--skip-special"])
+    assert r.stdout == "Grüße, 世界 \n"
+    partial = tok.encode("世").tolist()[:1]  # the first bytes of a 3-byte character
+    r = run_cli(["decode", gpt2, *map(str, partial)])
+    assert r.code == 0 and "\ufffd" in r.stdout
+    assert_refused(run_cli(["decode", gpt2, *map(str, partial), "--strict"]), says="not valid UTF-8")
+    assert_refused(run_cli(["decode", gpt2, "99999999"]), says="out of range")
+    assert_refused(run_cli(["decode", gpt2, "12", "x"]), says="not a token id")
+
+
+@pytest.mark.real
+def test_reports_and_bits_per_byte_read_special_text_as_text(gpt2):
+    from tokkit.quality.encode import encode_texts
+
+    tok = tokkit.load(gpt2)
+    eot = int(tok.encode(EOT)[0])
+    e = encode_texts(tok, [TEXT])
+    assert eot not in e.ids.tolist()
+    assert np.array_equal(e.ids, tok.encode_ordinary(TEXT))
+    assert e.offsets_exact.all() and int(e.ends[-1]) == len(TEXT.encode())
+
+
+@pytest.mark.real
+def test_heal_pieces_read_special_text_as_text(gpt2):
+    from tokkit.heal.data import Encoded
+
+    tok = tokkit.load(gpt2)
+    eot = int(tok.encode(EOT)[0])
+    enc = Encoded.of(tok, [TEXT])
+    assert eot not in enc.ids.tolist() and int(enc.ends[-1]) == len(TEXT.encode())
