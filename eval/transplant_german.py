@@ -115,7 +115,7 @@ def gate_german(score, blend, new, al):
             other += list(corpora.open_corpus(c, lang, split="train"))
 
     def freq(ts):
-        ids, _ = new.encode_batch_flat(ts)
+        ids, _ = new.encode_batch_flat(ts, special="text")
         return np.bincount(ids.astype(np.int64), minlength=new.vocab.size).astype(np.float64)
 
     fe, fo = freq(en), freq(other)

@@ -71,3 +71,37 @@ def test_heal_pieces_read_special_text_as_text(gpt2):
     eot = int(tok.encode(EOT)[0])
     enc = Encoded.of(tok, [TEXT])
     assert eot not in enc.ids.tolist() and int(enc.ends[-1]) == len(TEXT.encode())
+
+
+@pytest.mark.real
+def test_raise_on_the_hf_path_is_about_special_text_not_an_unknown_token(real_tokenizers):
+    tok = tokkit.load(real_tokenizers["minilm"])  # WordPiece: the Hugging Face adapter encodes it
+    assert tok.native_unsupported is not None
+    ids = tok.encode("hi \u2603 snowman", special="raise")  # [UNK] for the snowman, no special text
+    assert len(ids) >= 3
+    with pytest.raises(tokkit.TokkitError, match=r"\[SEP\]"):
+        tok.encode("hi [SEP] there", special="raise")
+
+
+@pytest.mark.real
+def test_cli_decode_refuses_ids_that_are_not_ascii_digits(gpt2):
+    for bad in ["\u00b2", "\u0661\u0662"]:
+        assert_refused(run_cli(["decode", gpt2, bad]), says="not a token id")
+    assert_refused(run_cli(["decode", gpt2, ","]), says="no token ids")
+
+
+@pytest.mark.real
+def test_report_ends_are_untrimmed_bytes_for_texts_the_tokens_spell(gpt2):
+    from tokkit.quality.encode import encode_texts
+    from tokkit.vocab import read_vocab
+    from tokkit.vocab.steps import Step
+
+    v = read_vocab(gpt2)
+    v.post_processor = [Step("byte_level", {"add_prefix_space": False, "trim_offsets": True, "use_regex": True})]
+    tok = tokkit.Tokenizer(v)
+    texts = ["  x", " \n\n  y"]
+    e = encode_texts(tok, texts)
+    assert e.offsets_exact.all()
+    for k, t in enumerate(texts):
+        ids = tok.encode(t, special="text")
+        assert e.ends[e.text_of_token == k].tolist() == np.cumsum(tok.token_lengths()[ids]).tolist()

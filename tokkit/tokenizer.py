@@ -84,7 +84,8 @@ class HFAdapter:
         if special == "raise":
             for k, (t, e) in enumerate(zip(texts, encs)):
                 for i, (a, b) in zip(e.ids, e.offsets):
-                    if i in self._special_ids and b > a:
+                    # a special id whose span spells the token (not an [UNK] the model made)
+                    if i in self._special_ids and t[a:b] == self._special_ids[i]:
                         at = len(t[:a].encode("utf-8", "surrogatepass"))
                         who = "text" if len(texts) == 1 else f"text {k}"
                         raise TokkitError(f"{who} contains the special token {self._special_ids[i]!r} (at byte {at}); "

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from ..errors import TokkitError
+from ..tokenizer import SPECIAL_POLICIES
 
 
 @click.command()
@@ -98,9 +99,6 @@ def _progress():
                     transient=True)
 
 
-SPECIAL_POLICIES = ("allow", "text", "raise")
-
-
 @click.command()
 @click.argument("path")
 @click.argument("text", required=False)
@@ -145,9 +143,11 @@ def decode(path: str, ids: tuple[str, ...], skip_special: bool, strict: bool) ->
 
     values = []
     for part in " ".join(ids).replace(",", " ").split():
-        if not part.isdigit():
+        if not (part.isascii() and part.isdigit()):
             raise TokkitError(f"IDS: {part!r} is not a token id")
         values.append(int(part))
+    if not values:
+        raise TokkitError("IDS: no token ids")
     tok = load(path)
     bad = next((i for i in values if i >= len(tok)), None)
     if bad is not None:

@@ -54,17 +54,17 @@ def new_rows(student: Path) -> tuple[np.ndarray, dict]:
     return np.asarray(made, np.int64), rec
 
 
-def check_teacher(teacher_tok, student_tok, record: dict, teacher_path) -> None:
+def check_teacher(teacher_vocab, student_vocab, record: dict, teacher_path) -> None:
     """The teacher must be the transplant's base model: the same vocabulary (the record's digest),
     or for a record without one, every copied row's old id spelling what the new token spells."""
     base = record.get("summary", {}).get("base_vocab") if isinstance(record.get("summary"), dict) else None
     if isinstance(base, dict) and "digest" in base:
-        if teacher_tok.vocab.digest() != base["digest"]:
+        if teacher_vocab.digest() != base["digest"]:
             raise TokkitError(f"{teacher_path}: not the model this student was transplanted from (its vocabulary "
                               f"differs from the transplant's base, {base.get('size')} tokens)")
         return
     rows = record["rows"]
-    tv, sv = teacher_tok.vocab.tokens, student_tok.vocab.tokens
+    tv, sv = teacher_vocab.tokens, student_vocab.tokens
     copied = [(i, r["old_id"]) for i, r in enumerate(rows) if isinstance(r, dict) and r.get("how") == "copied"]
     bad = sum(1 for i, o in copied if not (isinstance(o, int) and 0 <= o < len(tv) and i < len(sv) and tv[o] == sv[i]))
     if not copied or bad > len(copied) // 100:
@@ -103,10 +103,10 @@ def heal(student: str | os.PathLike, teacher: str | os.PathLike, corpora: Sequen
     check_output_dir(out, force)
     made, record = new_rows(student)
     from ..lm import load_model
-    from ..tokenizer import Tokenizer
+    from ..vocab import read_vocab
 
     # the vocabularies first: a wrong teacher is refused before two models are read
-    check_teacher(Tokenizer.from_file(teacher), Tokenizer.from_file(student), record, teacher)
+    check_teacher(read_vocab(teacher), read_vocab(student), record, teacher)
     # and the corpus: a broken shard is refused before the models are read
     pieces = cut_pieces((t for s in sources for t in s.texts("text", "strict")), opts.piece_bytes, opts.max_pieces)
     device = _device(opts)

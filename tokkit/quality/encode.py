@@ -100,6 +100,10 @@ def encode_texts(tok, texts: list[str], text_bytes: list[bytes] | None = None) -
                         exact[k] = True
                         # the dummy prefix: a first token that is only the prefix ends at 0
                         ends[bounds[k]] = max(int(tl[bounds[k]]) - 1, 0)
+        # a text its tokens spell byte for byte: each token ends where its bytes do (the engine's
+        # offsets may be trimmed of white space, RoBERTa's trim_offsets; a report counts bytes)
+        spelt = np.repeat(exact & same_len, lengths)
+        ends[spelt] = (csum - np.repeat(base, lengths))[spelt]
         fix = np.repeat(~exact, lengths)
         if fix.any():
             ends[fix] = _char_ends(ends[fix], text_of_token[fix], text_bytes)
