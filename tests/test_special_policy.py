@@ -105,3 +105,37 @@ def test_report_ends_are_untrimmed_bytes_for_texts_the_tokens_spell(gpt2):
     for k, t in enumerate(texts):
         ids = tok.encode(t, special="text")
         assert e.ends[e.text_of_token == k].tolist() == np.cumsum(tok.token_lengths()[ids]).tolist()
+
+
+@pytest.mark.real
+def test_text_policy_keeps_a_special_match_whole_as_hf_does(real_tokenizers):
+    """special="text": a special token's match stays text and hides a non-special added token
+    inside it, as HF's encode_special_tokens does; native and the HF adapter agree."""
+    from tokkit.vocab import read_vocab
+    from tokkit.vocab.model import AddedToken, TokenType
+
+    v = read_vocab(real_tokenizers["smollm2"])
+    new = v.size
+    v.tokens.append(b"im_start")
+    v.types.append(TokenType.USER_DEFINED)
+    v.added = list(v.added) + [AddedToken(id=new, content="im_start", special=False)]
+    native, hf = tokkit.Tokenizer(v), tokkit.Tokenizer(v, native=False)
+    assert native.native_unsupported is None
+    for text in ["<|im_start|>user", "x im_start <|im_start|>"]:
+        for special in ("text", "allow"):
+            assert native.encode(text, special=special).tolist() == hf.encode(text, special=special).tolist()
+    assert new not in native.encode("<|im_start|>user", special="text").tolist()
+    assert new in native.encode("x im_start <|im_start|>", special="text").tolist()
+
+
+@pytest.mark.real
+def test_decode_ids_out_of_range_one_rule(gpt2, real_tokenizers):
+    """Ids that are not u32 are an IndexError for decode, decode_batch and decode_bytes, native or
+    not; ids past the vocabulary are dropped by decode, as HF drops them."""
+    for tok in (tokkit.load(gpt2), tokkit.load(real_tokenizers["minilm"])):
+        for call in (lambda: tok.decode([-1]), lambda: tok.decode([2**32]), lambda: tok.decode_bytes([-1]),
+                     lambda: tok.decode_batch([[1], [-1]])):
+            with pytest.raises(IndexError):
+                call()
+    tok = tokkit.load(gpt2)
+    assert tok.decode([50256, 99999]) == EOT

@@ -17,6 +17,16 @@ from typing import Sequence
 import numpy as np
 
 
+def char_byte_offsets(text: str) -> np.ndarray:
+    """Character index -> UTF-8 byte offset in ``text`` (``len(text) + 1`` entries; a lone
+    surrogate counts the 3 bytes ``surrogatepass`` writes)."""
+    if text.isascii():
+        return np.arange(len(text) + 1, dtype=np.int64)
+    cps = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype="<u4")
+    lens = 1 + (cps >= 0x80) + (cps >= 0x800) + (cps >= 0x10000)
+    return np.concatenate([[0], np.cumsum(lens, dtype=np.int64)])
+
+
 @dataclass(frozen=True, eq=False)
 class Encoding:
     """A batch, flat: token k of the batch is ``ids[k]``, spanning bytes ``starts[k]:ends[k]``

@@ -24,12 +24,29 @@ from typing import Sequence
 
 import numpy as np
 
-from .encoding import Encoding
+from .encoding import Encoding, char_byte_offsets
 from .errors import TokkitError
 from .vocab import Vocabulary, read_vocab, write_vocab
 
 SPECIAL_POLICIES = ("allow", "text", "raise")
 DECODE_ERRORS = ("replace", "strict")
+
+
+def _u32_bytes(ids) -> bytes:
+    """Ids as the native decoder takes them; IndexError for one that is not a u32."""
+    from .encoder import ids_to_bytes
+
+    try:
+        return ids_to_bytes(ids)
+    except ValueError as e:
+        raise IndexError(str(e)) from None
+
+
+def _special_error(e: ValueError, n_texts: int) -> TokkitError:
+    """The native batch encoder's refusal of special-token text (``special="raise"``), worded as
+    the single-text and HF paths word it when the batch is one text."""
+    msg = str(e)
+    return TokkitError(msg.replace("text 0 contains", "text contains", 1) if n_texts == 1 else msg)
 
 
 def _check_special(special: str) -> str:
@@ -103,8 +120,7 @@ class HFAdapter:
         encs = self._encode(texts, special, add_special_tokens)
         ids, starts, ends = [], [], []
         for t, e in zip(texts, encs):
-            c2b = np.zeros(len(t) + 1, np.int64)
-            np.cumsum([len(c.encode("utf-8", "surrogatepass")) for c in t], out=c2b[1:])
+            c2b = char_byte_offsets(t)
             offs = np.asarray(e.offsets, dtype=np.int64).reshape(-1, 2).clip(0, len(t))
             ids.append(np.asarray(e.ids, dtype=np.uint32))
             starts.append(c2b[offs[:, 0]])
@@ -215,7 +231,7 @@ class Tokenizer:
             try:
                 flat, lengths, _, _ = self._encoder.encode_batch_with(texts, special, False)
             except ValueError as e:
-                raise TokkitError(str(e)) from None
+                raise _special_error(e, len(texts)) from None
         ids, lengths = ids_from_bytes(flat), ids_from_bytes(lengths)
         if add_special_tokens and (self._prefix or self._suffix):
             ids, lengths, _ = self._affix(ids, lengths.astype(np.int64))
@@ -236,9 +252,7 @@ class Tokenizer:
         try:
             flat, lengths, starts, ends = self._encoder.encode_batch_with(texts, special, True)
         except ValueError as e:
-            if len(texts) == 1:
-                raise TokkitError(str(e).replace("text 0 contains", "text contains", 1)) from None
-            raise TokkitError(str(e)) from None
+            raise _special_error(e, len(texts)) from None
         ids, lengths = ids_from_bytes(flat), ids_from_bytes(lengths).astype(np.int64)
         starts, ends = i64_from_bytes(starts), i64_from_bytes(ends)
         if add_special_tokens and (self._prefix or self._suffix):
@@ -280,39 +294,33 @@ class Tokenizer:
                errors: str = "replace") -> str:
         """Text of ``ids`` as Hugging Face's ``decode`` gives it (the decoder steps: byte-level,
         ``▁`` and the dummy prefix, byte fallback, WordPiece ``##``...). ``errors="replace"``
-        repairs invalid UTF-8 with U+FFFD as HF does; ``"strict"`` raises UnicodeDecodeError."""
+        repairs invalid UTF-8 with U+FFFD as HF does; ``"strict"`` raises UnicodeDecodeError.
+        Ids at or above the vocabulary size are dropped, as HF drops them; an id that is not a
+        u32 (negative, 2**32 and above) is an IndexError, as in :meth:`decode_bytes`."""
         if errors not in DECODE_ERRORS:
             raise TokkitError(f"errors={errors!r}: use 'replace' or 'strict'")
-        from .encoder import ids_to_bytes
-
+        b = _u32_bytes(ids)
         if self._decode_unsupported is not None:
             return self._hf_adapter().decode([int(i) for i in ids], skip_special_tokens, errors)
-        return self._native_decoder().decode(ids_to_bytes(ids), skip_special_tokens, errors == "strict")
+        return self._native_decoder().decode(b, skip_special_tokens, errors == "strict")
 
     def decode_batch(self, seqs: Sequence[Sequence[int] | np.ndarray], *, skip_special_tokens: bool = False,
                      errors: str = "replace") -> list[str]:
         """:meth:`decode` of many id sequences (in parallel)."""
         if errors not in DECODE_ERRORS:
             raise TokkitError(f"errors={errors!r}: use 'replace' or 'strict'")
-        from .encoder import ids_to_bytes
-
         seqs = list(seqs)
         if self._decode_unsupported is not None:
             return [self.decode(s, skip_special_tokens=skip_special_tokens, errors=errors) for s in seqs]
         lengths = np.fromiter((len(s) for s in seqs), np.uint32, count=len(seqs))
-        flat = b"".join(ids_to_bytes(s) for s in seqs)
+        flat = b"".join(_u32_bytes(s) for s in seqs)
         return self._native_decoder().decode_batch(flat, lengths.astype("<u4").tobytes(), skip_special_tokens,
                                                    errors == "strict")
 
     def decode_bytes(self, ids: Sequence[int] | np.ndarray) -> bytes:
-        """The exact bytes the ids spell (no normalizer undone, no UTF-8 repair)."""
-        from .encoder import ids_to_bytes
-
-        try:
-            b = ids_to_bytes(ids)
-        except ValueError as e:
-            raise IndexError(str(e)) from None
-        return self._native_decoder().decode_bytes(b)
+        """The exact bytes the ids spell (no normalizer undone, no UTF-8 repair); IndexError for an
+        id out of range."""
+        return self._native_decoder().decode_bytes(_u32_bytes(ids))
 
     # -- output ---------------------------------------------------------------------------------
     def save(self, out: str | os.PathLike, format: str = "hf") -> list[Path]:

@@ -149,18 +149,8 @@ pub struct SpecialInText {
     pub at: usize,
 }
 
-/// Added tokens matched in one pass, leftmost-longest: every token, and the non-special ones
-/// only (for `Special::Text`).
-struct AddedSet {
-    all: Option<(AhoCorasick, Vec<AddedToken>)>,
-    ordinary: Option<(AhoCorasick, Vec<AddedToken>)>,
-}
-
-impl AddedSet {
-    fn get(&self, special: Special) -> &Option<(AhoCorasick, Vec<AddedToken>)> {
-        if special == Special::Text { &self.ordinary } else { &self.all }
-    }
-}
+/// Added tokens of one kind matched in one pass, leftmost-longest (None: there are none).
+type AddedSet = Option<(AhoCorasick, Vec<AddedToken>)>;
 
 /// Where a text span came from: the text itself (no normalizer), or a normalized string.
 enum Map<'a> {
@@ -240,14 +230,13 @@ pub struct Encoder {
 /// Added tokens of one kind. A normalized token is matched by its normalized content (HF
 /// normalizes the pattern too: Mistral's `[REFERENCE_DOC_1]` becomes `▁[REFERENCE_DOC_1]`,
 /// which takes the dummy-prefix space with it).
-fn build_added(tokens: &[AddedToken], normalized: bool, norms: &Normalizer, metaspace: bool, only_ordinary: bool)
-    -> Result<Option<(AhoCorasick, Vec<AddedToken>)>, String> {
+fn added_set(tokens: &[AddedToken], normalized: bool, norms: &Normalizer, metaspace: bool) -> Result<AddedSet, String> {
     let norm = |c: &str| {
         let n = norms.normalize(c);
         if metaspace { n.replace('\u{2581}', " ") } else { n }
     };
     let sel: Vec<AddedToken> = tokens.iter()
-        .filter(|t| t.normalized == normalized && !t.content.is_empty() && !(only_ordinary && t.special))
+        .filter(|t| t.normalized == normalized && !t.content.is_empty())
         .map(|t| if normalized { AddedToken { content: norm(&t.content), ..t.clone() } } else { t.clone() })
         .collect();
     if sel.is_empty() {
@@ -257,13 +246,6 @@ fn build_added(tokens: &[AddedToken], normalized: bool, norms: &Normalizer, meta
         .build(sel.iter().map(|t| t.content.as_str()))
         .map_err(|e| e.to_string())?;
     Ok(Some((ac, sel)))
-}
-
-fn added_set(tokens: &[AddedToken], normalized: bool, norms: &Normalizer, metaspace: bool) -> Result<AddedSet, String> {
-    Ok(AddedSet {
-        all: build_added(tokens, normalized, norms, metaspace, false)?,
-        ordinary: build_added(tokens, normalized, norms, metaspace, true)?,
-    })
 }
 
 /// A segment of text: an added token (index in its set, byte range) or text to encode.
@@ -276,13 +258,18 @@ fn is_word_char(c: char) -> bool {
     c.is_alphanumeric() || c == '_'
 }
 
-/// Split `text` on added tokens with HF's rules (single_word, lstrip, rstrip).
-fn split_added(text: &str, added: &Option<(AhoCorasick, Vec<AddedToken>)>) -> Vec<Seg> {
+/// Split `text` on added tokens with HF's rules (single_word, lstrip, rstrip). With `Special::Text`
+/// a special token's match stays text, as HF's `encode_special_tokens` does: the match is still
+/// made (leftmost-longest over every added token), so a non-special token inside it never is.
+fn split_added(text: &str, added: &AddedSet, special: Special) -> Vec<Seg> {
     let Some((ac, toks)) = added else { return vec![Seg::Text(0, text.len())] };
     let mut out = Vec::new();
     let mut offset = 0;
     for m in ac.find_iter(text) {
         let t = &toks[m.pattern().as_usize()];
+        if special == Special::Text && t.special {
+            continue;
+        }
         let (mut start, mut stop) = (m.start(), m.end());
         if start < offset {
             continue;
@@ -474,8 +461,8 @@ impl Encoder {
     fn encode_into<const OFFS: bool>(&self, text: &str, special: Special, ids: &mut Vec<u32>,
                                      offs: &mut Vec<(usize, usize)>) -> Result<(), SpecialInText> {
         let first = offs.len();
-        let added = self.raw_added.get(special);
-        for seg in split_added(text, added) {
+        let added = &self.raw_added;
+        for seg in split_added(text, added, special) {
             match seg {
                 Seg::Added(k, s, e) => {
                     let t = &added.as_ref().unwrap().1[k];
@@ -516,10 +503,10 @@ impl Encoder {
     fn encode_text<const OFFS: bool>(&self, text: &str, s: usize, e: usize, special: Special, ids: &mut Vec<u32>,
                                      offs: &mut Vec<(usize, usize)>) -> Result<(), SpecialInText> {
         let u0 = &text[s..e];
-        let added = self.norm_added.get(special);
+        let added = &self.norm_added;
         let identity = self.norms.is_empty() && !(self.metaspace && u0.contains('\u{2581}'));
         if identity {
-            for seg in split_added(u0, added) {
+            for seg in split_added(u0, added, special) {
                 match seg {
                     Seg::Added(k, a, b) => {
                         let t = &added.as_ref().unwrap().1[k];
@@ -539,7 +526,7 @@ impl Encoder {
             if self.metaspace && n.contains('\u{2581}') {
                 n = n.replace('\u{2581}', " ");
             }
-            for seg in split_added(&n, added) {
+            for seg in split_added(&n, added, special) {
                 match seg {
                     Seg::Added(k, _, _) => {
                         let t = &added.as_ref().unwrap().1[k];
@@ -557,7 +544,7 @@ impl Encoder {
                 al = al.metaspace_to_spaces();
             }
             let map = Map::Aligned(&al);
-            for seg in split_added(&al.s, added) {
+            for seg in split_added(&al.s, added, special) {
                 match seg {
                     Seg::Added(k, a, b) => {
                         let t = &added.as_ref().unwrap().1[k];

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..encoding import char_byte_offsets
+
 SPACELESS = {"Hani", "Jpan", "Hira", "Kana", "Thai", "Laoo", "Khmr", "Mymr"}
 _WORD = r"[\p{L}\p{M}\p{N}\p{Pc}]+(?:['’][\p{L}\p{M}\p{N}]+)*"
 
@@ -50,17 +52,6 @@ def method_for(script: str) -> str:
     if script in SPACELESS:
         return "icu-dictionary" if icu_available() else "grapheme"
     return "regex-uax29"
-
-
-def _byte_map(text: str) -> np.ndarray:
-    """char index -> byte offset (len(text)+1 entries)."""
-    if text.isascii():
-        return np.arange(len(text) + 1, dtype=np.int64)
-    from .scripts import codepoints
-
-    cps = codepoints(text)
-    lens = 1 + (cps >= 0x80) + (cps >= 0x800) + (cps >= 0x10000)
-    return np.concatenate([[0], np.cumsum(lens, dtype=np.int64)])
 
 
 def _spans_icu(text: str, locale: str) -> tuple[list[int], list[int], list[str]]:
@@ -149,7 +140,7 @@ def segment(texts: list[str], script: str, lang_tag: str = "") -> tuple[Words, s
             s, e, w = fn(t)
             if not s:
                 continue
-            bm = _byte_map(t)
+            bm = char_byte_offsets(t)
             starts.append(bm[np.asarray(s)])
             ends.append(bm[np.asarray(e)])
             tidx.append(np.full(len(s), k, dtype=np.int64))

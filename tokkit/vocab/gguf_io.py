@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import FormatError, UnsupportedError
-from . import spec
+from . import layout, spec
 from .model import AddedToken, ModelKind, ModelOptions, Role, Surface, TokenType, Vocabulary, merges_all_splits
 from .limits import check_regular_file
 from .roles import infer_roles
@@ -461,7 +461,7 @@ def write_gguf(v: Vocabulary, target: str | os.PathLike, arch: str = "llama") ->
             raise UnsupportedError("cannot write GGUF: a SentencePiece-style vocabulary with a pretokenizer")
     else:
         raise UnsupportedError(f"cannot write GGUF: tokens spelled as {v.surface.value} text")
-    plain = [i for i in range(v.size) if i not in added and v.types[i] in (TokenType.NORMAL, TokenType.BYTE)]
+    plain = layout.plain_ids(v)
     spelled = dict(zip(plain, bytes_to_strings([v.tokens[i] for i in plain], [v.types[i] for i in plain],
                                                 v.surface)))
     strings = []

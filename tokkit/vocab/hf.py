@@ -24,11 +24,12 @@ from .model import (
     TokenType,
     Vocabulary,
 )
-from .layout import added_outside_model as _added_outside_model, model_unk_id
+from . import layout
+from .layout import model_unk_id
 from .limits import check_id_range, check_regular_file
 from .roles import ROLE_KEYS, infer_roles
 from .spec import steps_from_hf, steps_to_hf
-from .surface import bytes_to_strings, parse_byte_piece, strings_to_bytes
+from .surface import parse_byte_piece, strings_to_bytes
 
 CONFIG_META_KEYS = ("chat_template", "model_max_length", "clean_up_tokenization_spaces", "tokenizer_class",
                     "padding_side", "add_prefix_space")
@@ -402,22 +403,7 @@ def _dedupe_unique_roles(added: list[AddedToken]) -> None:
 # ---------------------------------------------------------------------------------------------
 def vocab_to_hf_json(v: Vocabulary) -> dict:
     """The ``tokenizer.json`` object for a vocabulary."""
-    added_ids = v.added_by_id()
-    model_strings: dict[int, str] = {}
-    plain = [i for i in range(v.size)
-             if i not in added_ids and v.types[i] in (TokenType.NORMAL, TokenType.BYTE)]
-    spelled = bytes_to_strings([v.tokens[i] for i in plain], [v.types[i] for i in plain], v.surface)
-    for i, s in zip(plain, spelled):
-        model_strings[i] = s
-    outside = _added_outside_model(v, set(plain))
-    for i in range(v.size):
-        if i in added_ids:
-            if i not in outside:
-                model_strings[i] = added_ids[i].content
-        elif v.types[i] == TokenType.UNKNOWN:
-            model_strings[i] = v.tokens[i].decode("utf-8", "replace")
-        elif v.types[i] in (TokenType.CONTROL, TokenType.USER_DEFINED):
-            model_strings[i] = v.tokens[i].decode("utf-8", "replace")
+    model_strings = layout.model_strings(v)
     seen: dict[str, int] = {}
     for i in sorted(model_strings):
         s = model_strings[i]
