@@ -306,6 +306,20 @@ def hidden_states(model, rows_in, ids):
     return model.model(inputs_embeds=x).last_hidden_state
 
 
+def cache_kwargs(forward, cache) -> dict:
+    """The KV cache as keywords of a model's ``forward``: ``cache`` (transformers 5.x) or
+    ``past_key_values`` (4.x; deprecated in 5.x, with a warning on every call)."""
+    import inspect
+
+    params = inspect.signature(forward).parameters
+    return {"cache" if "cache" in params else "past_key_values": cache, "use_cache": True}
+
+
+def returned_cache(out):
+    """The KV cache a forward returned (``cache`` in transformers 5.x, ``past_key_values`` in 4.x)."""
+    return out.cache if "cache" in getattr(out, "__dataclass_fields__", {}) else out.past_key_values
+
+
 def prefix_id(tok: Tokenizer) -> int:
     """The token a text is conditioned on: BOS when the tokenizer has one, else EOS."""
     v = tok.vocab

@@ -10,9 +10,10 @@
 //!
 //! Semantics: *all* keeps every token sequence; *canonical* keeps a context only if its tokens are
 //! what the tokenizer's own encoder produces for the bytes they spell, checked when a token is
-//! appended by re-encoding a window (the last two pretokens before it plus the new token) with
-//! the tokenizer's pretokenizer and BPE. Everything before the window is fixed because a
-//! pretokenizer's split of earlier text does not depend on text more than one pretoken later.
+//! appended by re-encoding a window (the tail that later text may still re-split, plus the new
+//! token) with the tokenizer's pretokenizer and BPE. Everything before the window is fixed: a
+//! pretokenizer's split of earlier text does not depend on later text, except within the last
+//! pretoken and within a trailing run of white space (see `open_start`).
 //!
 //! Why hand-written: no library keeps a prefix cover over an arbitrary BPE vocabulary.
 
@@ -38,12 +39,14 @@ pub struct CoverVocab {
     text_ids: Vec<u32>,
     canon: Option<(Arc<Encoder>, Pretokenizer)>,
     no_pretok: bool,
-    /// canonical: the token is the encoding of its own bytes (a token that is not never
-    /// appears in an encoding: BPE builds a token from its own bytes only)
+    /// canonical: the token may occur in an encoding ([`CoverVocab::proper`]: BPE builds it from
+    /// its own bytes)
     self_ok: Vec<bool>,
-    /// canonical: allowed next tokens by the tokens of the last pretoken (the junction is all
-    /// that decides), shared across contexts and sessions
+    /// canonical: allowed next tokens by the tokens of the window's tail ([`CoverVocab::tail`]:
+    /// the junction is all that decides), shared across contexts and sessions
     cache: Mutex<HashMap<Vec<u32>, Arc<Vec<bool>>>>,
+    /// canonical: [`CoverVocab::canonical_prefix_probe`] by (tail, token)
+    probe_cache: Mutex<HashMap<(Vec<u32>, u32), bool>>,
 }
 
 const CACHE_ENTRIES: usize = 512;
@@ -69,46 +72,59 @@ impl CoverVocab {
         }
         let mut voc = CoverVocab {
             trie, trie_parent, token_node, tokens, text_ids, canon, no_pretok,
-            self_ok: Vec::new(), cache: Mutex::new(HashMap::new()),
+            self_ok: Vec::new(), cache: Mutex::new(HashMap::new()), probe_cache: Mutex::new(HashMap::new()),
         };
         if voc.canon.is_some() {
-            let ok: Vec<bool> = (0..voc.tokens.len()).into_par_iter()
-                .map(|v| match voc.encode_window(&voc.tokens[v]) {
-                    Some(e) => e.len() == 1 && e[0] == v as u32,
-                    None => true, // not text on its own (starts inside a character): no verdict
-                })
-                .collect();
+            let ok: Vec<bool> = (0..voc.tokens.len() as u32).into_par_iter().map(|v| voc.proper(v)).collect();
             voc.self_ok = ok;
         }
         voc
     }
 
-    /// The tokens of the last pretoken of what `win` spells (all of `win` when its pretokens do
-    /// not align with its tokens). Text before the last pretoken's start keeps its split when
-    /// more text follows, so a next token is checked against this tail only.
+    /// BPE builds token `v` from its own bytes: it may occur in an encoding. Checked on the bytes
+    /// as one piece too, since the pretokenizer may split a token's bytes at the end of a text
+    /// but not before more text (Llama-3: "\n " alone is "\n"," ", "\n \n" is "\n ","\n").
+    fn proper(&self, v: u32) -> bool {
+        let Some((enc, _)) = self.canon.as_ref() else { return true };
+        let t = &self.tokens[v as usize];
+        let alone = match self.encode_window(t) {
+            Some(e) => e == [v],
+            None => true, // not text on its own (starts inside a character): no verdict
+        };
+        let mut piece = Vec::new();
+        enc.encode_piece(t, &mut piece);
+        alone || piece == [v]
+    }
+
+    /// The tokens from where later text may still re-split what `win` spells ([`open_start`];
+    /// all of `win` when its tokens do not align with that pretoken boundary). Text before it
+    /// keeps its split whatever follows, so a next token is checked against this tail only.
     fn tail<'a>(&self, win: &'a [u32]) -> &'a [u32] {
         let Some((_, pretok)) = self.canon.as_ref() else { return win };
         if win.len() <= 1 {
             return win;
         }
         let y = self.spell(win);
-        let valid = match std::str::from_utf8(&y) {
-            Ok(s) => s.len(),
-            Err(e) => e.valid_up_to(),
-        };
-        let s = std::str::from_utf8(&y[..valid]).unwrap_or("");
-        let Some(last) = pretok.pieces(s).last().copied() else { return win };
+        let s = valid_prefix(&y);
+        match open_start(s, &pretok.pieces(s)).and_then(|cut| self.token_at(win, cut)) {
+            Some(k) => &win[k..],
+            None => win,
+        }
+    }
+
+    /// The index of the token of `win` that starts at byte `cut` of what `win` spells.
+    fn token_at(&self, win: &[u32], cut: usize) -> Option<usize> {
         let mut acc = 0;
         for (k, &t) in win.iter().enumerate() {
-            if acc == last.start {
-                return &win[k..];
+            if acc == cut {
+                return Some(k);
             }
             acc += self.tokens[t as usize].len();
-            if acc > last.start {
-                break;
+            if acc > cut {
+                return None;
             }
         }
-        win
+        None
     }
 
     /// Which tokens may follow `win` (by id), cached by the tail of `win`.
@@ -224,32 +240,37 @@ impl CoverVocab {
     }
 
     /// Could `win` followed by `v` still be a prefix of the encoding of a longer text? Tried
-    /// with one probe character of each class a pretokenizer's lookahead looks at (a text's end
-    /// can split differently from its middle: GPT-2's `\s+(?!\S)` gives "a  " as a,"  " but
-    /// "a  b" as a," "," b").
+    /// with the [`probes`] (a text's end can split differently from its middle: GPT-2's
+    /// `\s+(?!\S)` gives "a  " as a,"  " but "a  b" as a," "," b"); cached.
     fn canonical_prefix_probe(&self, win: &[u32], wbytes: &[u8], v: u32) -> bool {
-        const PROBES: [&str; 13] =
-            [" ", "\n", "\t", "\r", "\u{a0}", "a", "A", "0", ".", "(", "b", "\u{e000}", "\u{4e00}"];
-        PROBES.iter().any(|p| {
-            let mut y = wbytes.to_vec();
-            y.extend_from_slice(&self.tokens[v as usize]);
+        let key = (win.to_vec(), v);
+        if let Some(&k) = self.probe_cache.lock().unwrap().get(&key) {
+            return k;
+        }
+        let mut y = wbytes.to_vec();
+        y.extend_from_slice(&self.tokens[v as usize]);
+        let white = valid_prefix(&y).chars().last().is_some_and(char::is_whitespace);
+        let n = y.len();
+        let found = probes(white).any(|p| {
+            y.truncate(n);
             y.extend_from_slice(p.as_bytes());
             match self.encode_window(&y) {
                 Some(e) => e.len() > win.len() && e[..win.len()] == *win && e[win.len()] == v,
                 None => false,
             }
-        })
+        });
+        let mut cache = self.probe_cache.lock().unwrap();
+        if cache.len() >= 64 * CACHE_ENTRIES {
+            cache.clear();
+        }
+        cache.insert(key, found);
+        found
     }
 
-    /// The window kept for later checks: the tokens of the last two pretokens of `win`.
+    /// The window kept for later checks: the tokens of the last two pretokens of `win`, or more
+    /// when its tail ([`open_start`]) starts earlier.
     fn trim_window(&self, mut win: Vec<u32>) -> Vec<u32> {
         let Some((_, pretok)) = self.canon.as_ref() else { return Vec::new() };
-        let y = self.spell(&win);
-        let valid = match std::str::from_utf8(&y) {
-            Ok(s) => s.len(),
-            Err(e) => e.valid_up_to(),
-        };
-        let s = std::str::from_utf8(&y[..valid]).unwrap_or("");
         if self.no_pretok {
             // one piece: BPE canonicality is a property of adjacent pairs (Berglund et al.;
             // Vieira et al. 2025), so the last token is all the window needs
@@ -257,24 +278,58 @@ impl CoverVocab {
             win.drain(..k);
             return win;
         }
+        let y = self.spell(&win);
+        let s = valid_prefix(&y);
         let pieces = pretok.pieces(s);
         if pieces.len() < 3 {
             return win;
         }
-        let cut = pieces[pieces.len() - 2].start;
-        let mut acc = 0;
-        for (k, &t) in win.iter().enumerate() {
-            if acc == cut {
-                win.drain(..k);
-                return win;
-            }
-            acc += self.tokens[t as usize].len();
-            if acc > cut {
-                break;
-            }
+        let cut = pieces[pieces.len() - 2].start.min(open_start(s, &pieces).unwrap_or(0));
+        if let Some(k) = self.token_at(&win, cut) {
+            win.drain(..k);
         }
         win
     }
+}
+
+/// The longest prefix of `y` that is UTF-8 text (an incomplete character at the end is left out).
+fn valid_prefix(y: &[u8]) -> &str {
+    let valid = match std::str::from_utf8(y) {
+        Ok(s) => s.len(),
+        Err(e) => e.valid_up_to(),
+    };
+    std::str::from_utf8(&y[..valid]).unwrap_or("")
+}
+
+/// Where the part of `s` that later text may still re-split starts: its last pretoken, or, when
+/// `s` ends in white space (`\s`, Unicode White_Space), the pretoken where that run of white
+/// space starts. A pretokenizer's lookahead regroups a whole trailing run: Llama-3's
+/// `\s*[\r\n]+` splits " \n " as " \n"," " but " \n \n" as one pretoken, and `\s+(?!\S)`
+/// gives "  " whole at the end but " "," b" before a letter. A pretoken that starts before the
+/// run and ends inside it is kept (Llama-3's ` ?[^\s\p{L}\p{N}]+[\r\n]*` gives ")\n" before
+/// "  ": its newlines stopped at a character that is not one).
+fn open_start(s: &str, pieces: &[crate::pretok::Piece]) -> Option<usize> {
+    let run = s.trim_end_matches(char::is_whitespace).len();
+    let p = pieces.iter().rev().find(|p| p.start <= run).or(pieces.first())?;
+    Some(if p.start < run && run < p.end && p.end < s.len() { p.end } else { p.start })
+}
+
+/// Continuations that stand for the classes a pretokenizer's lookahead tells apart: one
+/// character of each class, and after text that ends in white space, also each character `\s`
+/// matches (Unicode White_Space) alone and followed by how the run may end (a newline, more white
+/// space, a letter, a digit, punctuation). Under Llama-3's `\s*[\r\n]+`, a token "\n " is
+/// kept only when a newline follows later in the run, and BPE keeps it only when the token
+/// after it does not merge across: with " \n" ranked above "\n ", "\n \n" is "\n"," \n" but
+/// "\n \t\n" can be "\n ","\t\n", so one character after it is not always enough.
+fn probes(white: bool) -> impl Iterator<Item = String> {
+    const PROBES: [&str; 13] =
+        [" ", "\n", "\t", "\r", "\u{a0}", "a", "A", "0", ".", "(", "b", "\u{e000}", "\u{4e00}"];
+    const RUN_ENDS: [&str; 7] = ["\n", "\r", " ", "\t", "a", "0", "."];
+    static WHITE: std::sync::OnceLock<Vec<char>> = std::sync::OnceLock::new();
+    let ws = WHITE.get_or_init(|| ('\0'..='\u{3000}').filter(|c| c.is_whitespace()).collect());
+    let after_white = ws.iter().filter(move |_| white)
+        .flat_map(|w| std::iter::once(w.to_string()).chain(RUN_ENDS.iter().map(move |e| format!("{w}{e}"))));
+    PROBES.iter().map(|p| p.to_string()).chain(after_white)
 }
 
 /// A context's evaluated next-token distribution.
@@ -592,6 +647,64 @@ mod tests {
     fn voc() -> Arc<CoverVocab> {
         let toks: Vec<Vec<u8>> = ["a", "b", "ab", "ba", "abb"].iter().map(|s| s.as_bytes().to_vec()).collect();
         Arc::new(CoverVocab::new(toks, &[true; 5], None, false))
+    }
+
+    const LLAMA3: &str = r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
+
+    /// A byte-level BPE (256 bytes, then one token per merge, ranked in order) with Llama-3's
+    /// pretokenizer, prepared for canonical covers; and the id of a token by its bytes.
+    fn llama3_vocab(merges: &[(&str, &str)]) -> (CoverVocab, impl Fn(&str) -> u32) {
+        let mut tokens: Vec<Vec<u8>> = (0..=255u8).map(|b| vec![b]).collect();
+        let mut rules = Vec::new();
+        for (a, b) in merges {
+            let id = |t: &str| tokens.iter().position(|x| x == t.as_bytes()).unwrap() as u32;
+            rules.push((id(a), id(b), tokens.len() as u32));
+            tokens.push(format!("{a}{b}").into_bytes());
+        }
+        let steps = serde_json::json!([{"kind": "split", "params": {"regex": LLAMA3, "behavior": "Isolated"}},
+                                       {"kind": "byte_level", "params": {"use_regex": false}}]);
+        let config = serde_json::json!({"surface": "byte_level", "pretokenizer": steps}).to_string();
+        let all = vec![true; tokens.len()];
+        let enc = Encoder::new(&tokens, &all, &[], &rules, &config).unwrap();
+        let pretok = Pretokenizer::from_json(&steps.to_string()).unwrap();
+        let names = tokens.clone();
+        let voc = CoverVocab::new(tokens, &all, Some((Arc::new(enc), pretok)), false);
+        (voc, move |t: &str| names.iter().position(|x| x == t.as_bytes()).unwrap() as u32)
+    }
+
+    #[test]
+    fn a_newline_regroups_the_white_space_run_before_it() {
+        let (voc, id) = llama3_vocab(&[("\n", " "), (" ", " ")]);
+        // "\n " is "\n"," " at the end of a text but one token in "\n \n" (issue 19)
+        assert!(voc.self_ok[id("\n ") as usize]);
+        assert!(voc.canonical_prefix_probe(&[], b"", id("\n ")));
+        assert!(voc.allowed_after(&[id("\n ")])[id("\n") as usize]);
+        // after "\n"," " the check re-encodes the whole run: "\n \n" is not "\n"," ","\n"
+        assert_eq!(voc.tail(&[id("a"), id("\n"), id(" ")]), &[id("\n"), id(" ")]);
+        assert!(!voc.allowed_after(&[id("\n"), id(" ")])[id("\n") as usize]);
+        assert!(voc.allowed_after(&[id("\n"), id(" ")])[id("a") as usize]);
+    }
+
+    #[test]
+    fn the_run_may_need_two_probe_characters() {
+        // " \n" and " \r" outrank "\n ": "\n " starts "\n \t\n" ("\n ","\t\n"), but no text one
+        // character longer than "\n " ("\n \n" is "\n"," \n"; "\n a" is "\n"," a")
+        let (voc, id) = llama3_vocab(&[(" ", "\n"), (" ", "\r"), ("\t", "\n"), ("\n", " ")]);
+        assert!(voc.canonical_prefix_probe(&[], b"", id("\n ")));
+        assert!(voc.canonical_prefix_probe(&[id("a")], b"a", id("\n ")));
+    }
+
+    #[test]
+    fn open_start_takes_the_whole_trailing_run() {
+        let (voc, _) = llama3_vocab(&[]);
+        let pretok = &voc.canon.as_ref().unwrap().1;
+        for (s, at) in [("ab cd", 2), ("x \n ", 1), ("a.\n\t", 3), ("a.\n", 1), ("a.\n\n", 1), ("a\n\u{3000}", 1),
+                        ("a  ", 1), ("ab", 0), ("a\u{85}\n\u{2028}", 1), ("\n\n \t", 0), ("f(x):\n    ", 6)] {
+            assert_eq!(open_start(s, &pretok.pieces(s)), Some(at), "{s:?}");
+        }
+        assert_eq!(probes(false).count(), 13);
+        let white: Vec<String> = probes(true).collect();
+        assert!(["\u{3000}\n", " \n", "\t\n", "\u{2028}a", "\u{85}"].iter().all(|p| white.iter().any(|w| w == p)));
     }
 
     #[test]

@@ -27,6 +27,7 @@ import numpy as np
 
 from .. import _native
 from ..errors import TokkitError
+from ..lm import cache_kwargs, returned_cache
 from ..tokenizer import Tokenizer
 from .vocab import prepare
 
@@ -119,8 +120,8 @@ class _TreeEvaluator:
         with torch.no_grad():
             out = self.model(input_ids=torch.as_tensor([ids], device=self.device),
                              position_ids=torch.as_tensor([pos], device=self.device),
-                             attention_mask=mask.to(self.device), past_key_values=self.cache, use_cache=True)
-        self.cache = out.past_key_values
+                             attention_mask=mask.to(self.device), **cache_kwargs(self.model.forward, self.cache))
+        self.cache = returned_cache(out)
         logits = out.logits[0, :, : self.n_vocab].double()
         logits = logits.masked_fill(~self.allowed[None, :], -math.inf)
         logq = torch.log_softmax(logits, dim=-1).cpu().numpy()

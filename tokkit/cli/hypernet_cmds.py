@@ -26,12 +26,15 @@ def hypernet() -> None:
 @click.option("--layers", type=click.IntRange(min=1), default=2, show_default=True)
 @click.option("--residual", type=click.Choice(["mean", "first"]), default="mean", show_default=True)
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
+@click.option("--sampler", type=click.Choice(["unigram", "dynamic", "mixed"]), default="unigram", show_default=True,
+              help="The tokens each step trains on: sampled Unigram vocabularies (ZeTT), batch-level merges up to "
+                   "whole words (dynamic tokenization, docs/dynamic.md), or both alternating.")
 @click.option("--eval-tokenizer", "eval_tokenizers", multiple=True,
               help="NAME=PATH: report bits per byte with this tokenizer during training; repeatable.")
 @click.option("--eval-text", type=click.Path(exists=True, dir_okay=False), help="Held-out text for the curve.")
 @click.option("--no-resume", is_flag=True, help="Start over even if --out has a checkpoint.")
-def train_cmd(model, corpus, out, steps, batch, seq_len, lr, hidden, layers, residual, seed, eval_tokenizers,
-              eval_text, no_resume):
+def train_cmd(model, corpus, out, steps, batch, seq_len, lr, hidden, layers, residual, seed, sampler,
+              eval_tokenizers, eval_text, no_resume):
     """Train a hypernetwork for MODEL (an HF model directory or a GGUF file), the model frozen."""
     from ..errors import TokkitError
     from ..hypernet.train import HyperTrainOptions, train_hypernet
@@ -48,7 +51,7 @@ def train_cmd(model, corpus, out, steps, batch, seq_len, lr, hidden, layers, res
     if evals and not eval_text:
         raise TokkitError("--eval-tokenizer needs --eval-text")
     opts = HyperTrainOptions(steps=steps, batch=batch, seq_len=seq_len, lr=lr, hidden=hidden, layers=layers,
-                             residual=residual, seed=seed)  # checks the values
+                             residual=residual, seed=seed, sampler=sampler)  # checks the values
     sources = resolve_sources(list(corpus))
     texts = [t for t, _ in _iter_all(sources, TrainOptions(), record=False)]
     ev = []

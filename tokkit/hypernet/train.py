@@ -44,6 +44,7 @@ from .sampler import sample_tokenizer
 CHECKPOINT = "checkpoint.safetensors"
 PICKLE_CHECKPOINT = "checkpoint.pt"  # what tokkit once wrote: a pickle, never loaded
 LOG = "train_log.jsonl"
+SAMPLERS = ("unigram", "dynamic", "mixed")
 
 
 @dataclass
@@ -63,6 +64,9 @@ class HyperTrainOptions:
     heads: int = 4
     max_pieces: int = 8
     residual: str = "mean"
+    #: how each step's tokens are made: "unigram" (ZeTT: a sampled Unigram tokenizer), "dynamic"
+    #: (dynamic tokenization's batch-level merges, tokkit.dynamic), "mixed" (alternating)
+    sampler: str = "unigram"
     #: tokens that are one old token keep its row during training, as they do when applied
     copy_shared: bool = True
     seed: int = 0
@@ -89,6 +93,8 @@ class HyperTrainOptions:
                 raise TokkitError(f"{name} must be a finite number {'> 0' if positive else '>= 0'}, got {v!r}")
         if self.hidden % self.heads:
             raise TokkitError(f"hidden ({self.hidden}) must be a multiple of heads ({self.heads})")
+        if self.sampler not in SAMPLERS:
+            raise TokkitError(f"sampler must be one of {', '.join(SAMPLERS)}, not {self.sampler!r}")
         if self.residual not in ("mean", "first"):
             raise TokkitError(f"residual must be 'mean' or 'first', not {self.residual!r}")
 
@@ -240,42 +246,13 @@ def _train(base, texts, out, opts, eval_tokenizers, eval_texts, resume, progress
         rng = np.random.default_rng([opts.seed, step])
         net.train()
         if step < opts.warmup_steps:
-            ids = torch.as_tensor(rng.choice(normal_old, size=min(2048, len(normal_old)), replace=False), device=dev)
-            pred = net(rows[ids][:, None, :], torch.ones(len(ids), 1, dtype=torch.bool, device=dev))
-            loss = torch.nn.functional.mse_loss(pred, rows[ids])
-            rec = {"step": step + 1, "phase": "warmup", "loss": float(loss.detach())}
+            loss, rec = _warmup_step(net, rows, normal_old, rng, step)
+        elif _sampler_of(opts, step) == "dynamic":
+            loss, rec = _dynamic_step(net, model, old, rows, tied, d, chunks, normal_old, opts, rng, step)
         else:
-            pick = rng.choice(len(chunks), size=opts.buffer_texts, replace=False)
-            buf = [chunks[i] for i in pick]
-            tok = sample_tokenizer(buf, int(rng.choice(opts.vocab_sizes)), rng, noise=opts.noise)
-            enc = [e for e in tok.encode_batch(buf[: opts.batch * 2], special="text") if len(e) >= opts.seq_len][: opts.batch]
-            if not enc:
-                continue
-            ids = torch.as_tensor(np.array([e[: opts.seq_len] for e in enc], dtype=np.int64), device=dev)
-            pieces, lengths = decompose(tok.tokens, old, opts.max_pieces)
-            single = np.array([old_index.get(b, -1) for b in tok.tokens])
-            is_single = single >= 0
-            if opts.copy_shared:
-                # as when the hypernetwork is applied (zett_rows): a token that is one old token
-                # keeps its old row; only the others are predicted (and trained through the LM loss)
-                multi = np.flatnonzero(~is_single)
-                table = rows[torch.as_tensor(np.where(is_single, single, 0), device=dev)].clone()
-                table[torch.as_tensor(multi, device=dev)] = predict(net, rows, pieces[multi], lengths[multi])
-                # the auxiliary loss keeps the correction of one-piece inputs near zero
-                sample = rng.choice(np.flatnonzero(is_single), size=min(1024, int(is_single.sum())), replace=False)
-                aux = (torch.nn.functional.mse_loss(predict(net, rows, pieces[sample], lengths[sample]),
-                                                    rows[torch.as_tensor(single[sample], device=dev)])
-                       if len(sample) else table.sum() * 0)
-            else:
-                table = predict(net, rows, pieces, lengths)
-                si = torch.as_tensor(np.flatnonzero(is_single), device=dev)
-                so = torch.as_tensor(single[is_single], device=dev)
-                aux = torch.nn.functional.mse_loss(table[si], rows[so]) if len(si) else table.sum() * 0
-            lm = lm_loss(model, table, ids, tied, d)
-            loss = lm + opts.aux_weight * aux
-            rec = {"step": step + 1, "phase": "zett", "loss": float(loss.detach()), "lm_loss": float(lm.detach()),
-                   "aux": float(aux.detach()),
-                   "vocab": len(tok.tokens)}
+            loss, rec = _zett_step(net, model, old, old_index, rows, tied, d, chunks, opts, rng, step)
+        if loss is None:
+            continue
         if not math.isfinite(rec["loss"]):
             raise TokkitError(f"the training loss is not a finite number at step {step + 1} ({rec['loss']}); "
                               "lower the learning rate (the last checkpoint is kept)")
@@ -301,6 +278,98 @@ def _train(base, texts, out, opts, eval_tokenizers, eval_texts, resume, progress
 
     write_text_atomic(out / LOG, "".join(json.dumps(r) + "\n" for r in log))
     return log[-1] if log else {}
+
+
+def _sampler_of(opts: HyperTrainOptions, step: int) -> str:
+    """The tokenizer sampler of a step: ``mixed`` alternates unigram and dynamic steps."""
+    if opts.sampler == "mixed":
+        return "dynamic" if step % 2 else "unigram"
+    return opts.sampler
+
+
+def _warmup_step(net, rows, normal_old, rng, step: int):
+    """Regress single old tokens onto their own rows."""
+    import torch
+
+    ids = torch.as_tensor(rng.choice(normal_old, size=min(2048, len(normal_old)), replace=False), device=rows.device)
+    pred = net(rows[ids][:, None, :], torch.ones(len(ids), 1, dtype=torch.bool, device=rows.device))
+    loss = torch.nn.functional.mse_loss(pred, rows[ids])
+    return loss, {"step": step + 1, "phase": "warmup", "loss": float(loss.detach())}
+
+
+def _aux_loss(net, rows, ids, rng):
+    """The squared error of one-piece predictions of a sample of ``ids`` against their own rows
+    (keeps the correction of one-piece inputs near zero)."""
+    import torch
+
+    sample = rng.choice(ids, size=min(1024, len(ids)), replace=False)
+    if not len(sample):
+        return rows.sum() * 0
+    t = torch.as_tensor(sample, device=rows.device)
+    pred = net(rows[t][:, None, :], torch.ones(len(t), 1, dtype=torch.bool, device=rows.device))
+    return torch.nn.functional.mse_loss(pred, rows[t])
+
+
+def _zett_step(net, model, old, old_index, rows, tied, d, chunks, opts, rng, step: int):
+    """ZeTT's step: a sampled Unigram tokenizer, its whole vocabulary predicted, the LM loss."""
+    import torch
+
+    dev = rows.device
+    pick = rng.choice(len(chunks), size=opts.buffer_texts, replace=False)
+    buf = [chunks[i] for i in pick]
+    tok = sample_tokenizer(buf, int(rng.choice(opts.vocab_sizes)), rng, noise=opts.noise)
+    enc = [e for e in tok.encode_batch(buf[: opts.batch * 2], special="text") if len(e) >= opts.seq_len][: opts.batch]
+    if not enc:
+        return None, None
+    ids = torch.as_tensor(np.array([e[: opts.seq_len] for e in enc], dtype=np.int64), device=dev)
+    pieces, lengths = decompose(tok.tokens, old, opts.max_pieces)
+    single = np.array([old_index.get(b, -1) for b in tok.tokens])
+    is_single = single >= 0
+    if opts.copy_shared:
+        # as when the hypernetwork is applied (zett_rows): a token that is one old token
+        # keeps its old row; only the others are predicted (and trained through the LM loss)
+        multi = np.flatnonzero(~is_single)
+        table = rows[torch.as_tensor(np.where(is_single, single, 0), device=dev)].clone()
+        table[torch.as_tensor(multi, device=dev)] = predict(net, rows, pieces[multi], lengths[multi])
+        aux = _aux_loss(net, rows, single[is_single], rng)
+    else:
+        table = predict(net, rows, pieces, lengths)
+        si = torch.as_tensor(np.flatnonzero(is_single), device=dev)
+        so = torch.as_tensor(single[is_single], device=dev)
+        aux = torch.nn.functional.mse_loss(table[si], rows[so]) if len(si) else table.sum() * 0
+    lm = lm_loss(model, table, ids, tied, d)
+    loss = lm + opts.aux_weight * aux
+    return loss, {"step": step + 1, "phase": "zett", "loss": float(loss.detach()), "lm_loss": float(lm.detach()),
+                  "aux": float(aux.detach()), "vocab": len(tok.tokens)}
+
+
+def _dynamic_step(net, model, old, rows, tied, d, chunks, normal_old, opts, rng, step: int):
+    """Dynamic tokenization's step: a batch merged at a random budget (half of the steps to word
+    level, the others to a reduction drawn from 5-30%), the merged tokens predicted, the LM loss
+    over the model's vocabulary plus the merged tokens (input and output rows)."""
+    import torch
+
+    from ..dynamic.merge import Budget, merge_batch
+
+    pick = rng.choice(len(chunks), size=min(len(chunks), opts.batch * 2), replace=False)
+    texts = [chunks[i] for i in pick]
+    budget = Budget(word=True) if rng.random() < 0.5 else Budget(reduction=float(rng.uniform(0.05, 0.3)))
+    batch = merge_batch(texts, old, budget, "word", max_pieces=opts.max_pieces)
+    seqs = [s[: opts.seq_len] for s in batch.ids if len(s) >= opts.seq_len][: opts.batch]
+    if not seqs or not batch.new_tokens:
+        return None, None
+    ids = torch.as_tensor(np.stack(seqs), device=rows.device)
+    pieces = np.zeros((len(batch.new_tokens), opts.max_pieces), dtype=np.int64)
+    lengths = np.fromiter((len(t) for t in batch.new_tokens), np.int64, count=len(batch.new_tokens))
+    for i, t in enumerate(batch.new_tokens):
+        pieces[i, : len(t)] = t
+    table = torch.cat([rows, predict(net, rows, pieces, lengths)])
+    aux = _aux_loss(net, rows, normal_old, rng)
+    lm = lm_loss(model, table, ids, tied, d)
+    loss = lm + opts.aux_weight * aux
+    return loss, {"step": step + 1, "phase": "dynamic", "loss": float(loss.detach()), "lm_loss": float(lm.detach()),
+                  "aux": float(aux.detach()), "merged": len(batch.new_tokens),
+                  "reduction": round(batch.reduction, 4)}
 
 
 def _checkpoint(path: Path, net, optim, step: int, log: list, cfg: HyperNetConfig, opts: HyperTrainOptions) -> None:
