@@ -306,6 +306,16 @@ def hidden_states(model, rows_in, ids):
     return model.model(inputs_embeds=x).last_hidden_state
 
 
+def head_logits(model, h, e_out):
+    """Logits of hidden states ``h`` over output rows ``e_out``, with the model's final logit
+    soft-capping (Gemma 2) when it has one."""
+    import torch
+
+    logits = h @ e_out.T
+    cap = getattr(model.config, "final_logit_softcapping", None)
+    return torch.tanh(logits / cap) * cap if cap else logits
+
+
 def cache_kwargs(forward, cache) -> dict:
     """The KV cache as keywords of a model's ``forward``: ``cache`` (transformers 5.x) or
     ``past_key_values`` (4.x; deprecated in 5.x, with a warning on every call)."""
@@ -358,11 +368,7 @@ def bits_per_byte(model, tok: Tokenizer, texts: Sequence[str], max_len: int = 10
             for a in range(0, len(seq) - 1, max_len):
                 window = seq[a: a + max_len + 1]
                 h = hidden_states(model, e_in, window[:-1][None])[0]
-                logits = h @ e_out.T
-                if getattr(model.config, "final_logit_softcapping", None):
-                    cap = model.config.final_logit_softcapping
-                    logits = torch.tanh(logits / cap) * cap
-                logp = F.log_softmax(logits, dim=-1)
+                logp = F.log_softmax(head_logits(model, h, e_out), dim=-1)
                 bits += float(-logp[torch.arange(len(window) - 1, device=seq.device), window[1:]].sum()) / math.log(2)
     if not math.isfinite(bits):
         raise TokkitError(f"the model's log-probabilities are not finite numbers ({bits} bits): its weights or "

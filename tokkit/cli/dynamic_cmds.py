@@ -91,10 +91,9 @@ def generate_cmd(model, prompt, hypernet, vocab_corpus, vocab_size, max_new_toke
     input and output rows predicted by the hypernetwork, the next token found through a faiss
     HNSW index."""
     from ..dynamic import OutputIndex, generate, union_table, word_vocabulary
-    from ..train.options import TrainOptions
-    from ..train.run import _iter_all, resolve_sources
+    from ..train.run import read_texts
 
-    texts = [t for t, _ in _iter_all(resolve_sources(list(vocab_corpus)), TrainOptions(), record=False)]
+    texts = read_texts(vocab_corpus)
     m, tok, rows = _setup(model, hypernet)
     vocab = word_vocabulary(texts, tok, vocab_size, max_pieces=rows.max_pieces)
     tables = union_table(rows, vocab)

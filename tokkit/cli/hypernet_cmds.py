@@ -39,8 +39,7 @@ def train_cmd(model, corpus, out, steps, batch, seq_len, lr, hidden, layers, res
     from ..errors import TokkitError
     from ..hypernet.train import HyperTrainOptions, train_hypernet
     from ..textio import read_bytes
-    from ..train.options import TrainOptions
-    from ..train.run import _iter_all, resolve_sources
+    from ..train.run import read_texts
 
     evals = {}
     for e in eval_tokenizers:
@@ -52,8 +51,7 @@ def train_cmd(model, corpus, out, steps, batch, seq_len, lr, hidden, layers, res
         raise TokkitError("--eval-tokenizer needs --eval-text")
     opts = HyperTrainOptions(steps=steps, batch=batch, seq_len=seq_len, lr=lr, hidden=hidden, layers=layers,
                              residual=residual, seed=seed, sampler=sampler)  # checks the values
-    sources = resolve_sources(list(corpus))
-    texts = [t for t, _ in _iter_all(sources, TrainOptions(), record=False)]
+    texts = read_texts(corpus)
     ev = []
     if eval_text:
         raw = read_bytes(eval_text).decode("utf-8", errors="replace")  # a regular file, bounded

@@ -95,10 +95,9 @@ def _read_corpus(sources) -> list[str]:
     """The texts of --donor-corpus (files or corpus:NAME[:LANG])."""
     if not sources:
         return []
-    from ..train.options import TrainOptions
-    from ..train.run import _iter_all, resolve_sources
+    from ..train.run import read_texts
 
-    return [t for t, _ in _iter_all(resolve_sources(list(sources)), TrainOptions(), record=False)]
+    return read_texts(sources)
 
 
 COMMANDS = [transplant, eval_lm]

@@ -16,7 +16,14 @@ import numpy as np
 from ..align import base_rows
 from ..errors import TokkitError
 
-METHODS = ("hypernet", "fvt")
+def pad_pieces(tokens: Sequence[tuple[int, ...]], width: int) -> tuple[np.ndarray, np.ndarray]:
+    """(pieces [N, width] int64, zero-padded; lengths [N]) of merged tokens' decompositions, the
+    hypernetwork's input (:func:`tokkit.hypernet.core.predict`)."""
+    pieces = np.zeros((len(tokens), width), dtype=np.int64)
+    lengths = np.fromiter((len(t) for t in tokens), np.int64, count=len(tokens))
+    for i, t in enumerate(tokens):
+        pieces[i, : len(t)] = t
+    return pieces, lengths
 
 
 class MergedRows:
@@ -62,11 +69,8 @@ class MergedRows:
         if any(len(t) > self.max_pieces for t in tokens):
             raise TokkitError(f"a merged token of more than {self.max_pieces} pieces (the hypernetwork's limit); "
                               f"merge with max_pieces={self.max_pieces}")
-        n, width = len(tokens), max(len(t) for t in tokens)
-        pieces = np.zeros((n, width), dtype=np.int64)
-        lengths = np.fromiter((len(t) for t in tokens), np.int64, count=n)
-        for i, t in enumerate(tokens):
-            pieces[i, : len(t)] = t
+        pieces, lengths = pad_pieces(tokens, max(len(t) for t in tokens))
+        width = pieces.shape[1]
         with torch.no_grad():
             if self.net is None:
                 p = torch.as_tensor(pieces, device=self.base.device)
@@ -77,14 +81,18 @@ class MergedRows:
 
             return predict(self.net, self.base, pieces, lengths)
 
-    def rows(self, batch):
-        """The union table [base_size + merged, width] of a :class:`~tokkit.dynamic.merge.DynamicBatch`."""
+    def table(self, tokens: Sequence[tuple[int, ...]]):
+        """[V + len(tokens), width]: the model's rows, then the rows of ``tokens``."""
         import torch
 
+        return torch.cat([self.base, self.predict(tokens)]) if tokens else self.base
+
+    def rows(self, batch):
+        """The union table of a :class:`~tokkit.dynamic.merge.DynamicBatch`."""
         if batch.base_size != self.base.shape[0]:
             raise TokkitError(f"the batch was merged over a vocabulary of {batch.base_size:,} tokens; "
                               f"the model has {self.base.shape[0]:,} rows")
-        return torch.cat([self.base, self.predict(batch.new_tokens)])
+        return self.table(batch.new_tokens)
 
     def split(self, table):
         """(input rows, output rows) of a table made by :meth:`rows`."""

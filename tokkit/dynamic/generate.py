@@ -23,7 +23,7 @@ from ..errors import TokkitError
 from ..lm import cache_kwargs, prefix_id
 from ..tokenizer import Tokenizer
 from .embed import MergedRows
-from .merge import segments
+from .merge import expand, segments
 
 
 def word_vocabulary(texts: Sequence[str], tok: Tokenizer, size: int, max_pieces: int = 8,
@@ -96,14 +96,7 @@ class Generated:
 
 def union_table(rows: MergedRows, vocab: Sequence[tuple[int, ...]]):
     """(input rows, output rows) of the model's vocabulary followed by ``vocab``'s tokens."""
-    import torch
-
-    table = torch.cat([rows.base, rows.predict(list(vocab))]) if vocab else rows.base
-    return rows.split(table)
-
-
-def _expand(ids: Sequence[int], base: int, vocab: Sequence[tuple[int, ...]]) -> list[int]:
-    return [x for i in ids for x in (vocab[i - base] if i >= base else (i,))]
+    return rows.split(rows.table(list(vocab)))
 
 
 def generate(model, tok: Tokenizer, rows: MergedRows, prompt: str, vocab: Sequence[tuple[int, ...]],
@@ -137,7 +130,7 @@ def generate(model, tok: Tokenizer, rows: MergedRows, prompt: str, vocab: Sequen
                 break
             step = torch.as_tensor([nxt])
     seconds = time.perf_counter() - t0
-    return Generated(tok.decode(_expand(out, base, vocab)), out, seconds)
+    return Generated(tok.decode(expand(out, base, vocab)), out, seconds)
 
 
 def ann_bits(model, tok: Tokenizer, rows: MergedRows, texts: Sequence[str], vocab: Sequence[tuple[int, ...]],

@@ -104,11 +104,16 @@ class DynamicBatch:
 
     def expand(self, seq: Sequence[int]) -> np.ndarray:
         """The model's own ids of a sequence of union ids."""
-        out: list[int] = []
-        for i in seq:
-            i = int(i)
-            out.extend(self.new_tokens[i - self.base_size] if i >= self.base_size else (i,))
-        return np.asarray(out, dtype=np.int64)
+        return expand(seq, self.base_size, self.new_tokens)
+
+
+def expand(seq: Sequence[int], base_size: int, new_tokens: Sequence[tuple[int, ...]]) -> np.ndarray:
+    """The model's own ids of union ids (``base_size + j`` stands for ``new_tokens[j]``)."""
+    out: list[int] = []
+    for i in seq:
+        i = int(i)
+        out.extend(new_tokens[i - base_size] if i >= base_size else (i,))
+    return np.asarray(out, dtype=np.int64)
 
 
 def merge_batch(texts: Sequence[str], tokenizer: Tokenizer, budget: "str | int | Budget" = "word",

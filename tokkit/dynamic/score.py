@@ -23,7 +23,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from ..errors import TokkitError
-from ..lm import hidden_states, prefix_id
+from ..lm import head_logits, hidden_states, prefix_id
 from ..tokenizer import Tokenizer
 from .embed import MergedRows
 from .merge import Budget, merge_batch
@@ -75,16 +75,6 @@ def _check_finite(bits: float) -> float:
     return bits
 
 
-def _logits(model, h, e_out):
-    logits = h @ e_out.T
-    cap = getattr(model.config, "final_logit_softcapping", None)
-    if cap:
-        import torch
-
-        logits = torch.tanh(logits / cap) * cap
-    return logits
-
-
 def prefill_bits(model, tok: Tokenizer, rows: MergedRows, texts: Sequence[str], budget="word",
                  boundaries: str = "word", fraction: float = 0.5) -> Scored:
     """Bits of each text's continuation given its prompt in dynamic tokens (the prompts of all
@@ -103,7 +93,7 @@ def prefill_bits(model, tok: Tokenizer, rows: MergedRows, texts: Sequence[str], 
         for (_, cont), prompt_ids, cont_ids in zip(pairs, batch.ids, conts):
             seq = torch.as_tensor(np.concatenate([[pid], prompt_ids, cont_ids]).astype(np.int64))
             h = hidden_states(model, e_in, seq[None, :-1])[0, len(prompt_ids):]
-            logp = torch.log_softmax(_logits(model, h, e_out).float(), -1)
+            logp = torch.log_softmax(head_logits(model, h, e_out).float(), -1)
             target = torch.as_tensor(cont_ids.astype(np.int64))
             bits -= float(logp[torch.arange(len(target)), target].sum()) / math.log(2)
             n_bytes += len(cont.encode("utf-8"))
@@ -127,7 +117,7 @@ def union_bits(model, tok: Tokenizer, rows: MergedRows, texts: Sequence[str], bu
         for ids in batch.ids:
             seq = torch.as_tensor(np.concatenate([[pid], ids]).astype(np.int64))
             h = hidden_states(model, e_in, seq[None, :-1])[0]
-            logp = torch.log_softmax(_logits(model, h, e_out).float(), -1)
+            logp = torch.log_softmax(head_logits(model, h, e_out).float(), -1)
             bits -= float(logp[torch.arange(len(ids)), seq[1:]].sum()) / math.log(2)
     n_bytes = sum(len(t.encode("utf-8")) for t in texts)
     return Scored(_check_finite(bits), n_bytes, int(batch.lengths.sum()), int(batch.static_lengths.sum()),

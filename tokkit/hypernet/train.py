@@ -349,6 +349,7 @@ def _dynamic_step(net, model, old, rows, tied, d, chunks, normal_old, opts, rng,
     over the model's vocabulary plus the merged tokens (input and output rows)."""
     import torch
 
+    from ..dynamic.embed import pad_pieces
     from ..dynamic.merge import Budget, merge_batch
 
     pick = rng.choice(len(chunks), size=min(len(chunks), opts.batch * 2), replace=False)
@@ -359,10 +360,7 @@ def _dynamic_step(net, model, old, rows, tied, d, chunks, normal_old, opts, rng,
     if not seqs or not batch.new_tokens:
         return None, None
     ids = torch.as_tensor(np.stack(seqs), device=rows.device)
-    pieces = np.zeros((len(batch.new_tokens), opts.max_pieces), dtype=np.int64)
-    lengths = np.fromiter((len(t) for t in batch.new_tokens), np.int64, count=len(batch.new_tokens))
-    for i, t in enumerate(batch.new_tokens):
-        pieces[i, : len(t)] = t
+    pieces, lengths = pad_pieces(batch.new_tokens, opts.max_pieces)
     table = torch.cat([rows, predict(net, rows, pieces, lengths)])
     aux = _aux_loss(net, rows, normal_old, rng)
     lm = lm_loss(model, table, ids, tied, d)

@@ -86,6 +86,12 @@ def resolve_sources(corpora: Sequence[str], max_record_bytes: int = MAX_RECORD_B
     return out
 
 
+def read_texts(corpora: Sequence[str]) -> list[str]:
+    """Every text of the corpus arguments (files or ``corpus:NAME[:LANG]``), as training reads
+    them: what the hypernetwork, transplant donor and dynamic-vocabulary commands take."""
+    return [t for t, _ in _iter_all(resolve_sources(list(corpora)), TrainOptions(), record=False)]
+
+
 def _iter_all(sources: list[Source], opts: TrainOptions, record: bool) -> Iterator[tuple[str, int]]:
     """(text, bytes read) over every source; with ``record`` each source's SHA-256 and size of
     the texts it gave are kept in ``source.info``."""
