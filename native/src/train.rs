@@ -174,8 +174,9 @@ pub fn train(pieces: &[Vec<u8>], counts: &[u64], replay: &[(Vec<u8>, Vec<u8>)], 
     train_with_progress(pieces, counts, replay, cfg, &mut |_| true, &mut |_| true)
 }
 
-/// `progress(merges_so_far)` is called every 256 merges and at the end; false stops training
-/// there (the merges so far are returned: the caller knows why it stopped). `accept(token)` is
+/// `progress(merges_so_far)` is called after the replay, after the occurrence index is built,
+/// every 256 merges and at the end (so a caller polling for Ctrl-C in it is heard during the
+/// setup of a large table too); false stops training there (the merges so far are returned: the caller knows why it stopped). `accept(token)` is
 /// the caller's own constraint on a new token (after the built-in ones): false drops the pair.
 pub fn train_with_progress(pieces: &[Vec<u8>], counts: &[u64], replay: &[(Vec<u8>, Vec<u8>)], cfg: &TrainConfig,
                            progress: &mut dyn FnMut(usize) -> bool, accept: &mut dyn FnMut(&[u8]) -> bool)
@@ -295,6 +296,9 @@ pub fn train_with_progress(pieces: &[Vec<u8>], counts: &[u64], replay: &[(Vec<u8
     // its own occurrences, so its cost does not grow with the length of the words it touches
     // (SuperBPE's stage-2 pretokens are whole paragraphs, up to tens of kilobytes; rescanning
     // each such word at every merge made stage 2 several times slower than stage 1).
+    if !progress(0) {
+        return Ok(TrainResult { merges });
+    }
     let copies = |c: u64| c.div_ceil(u32::MAX as u64) as usize;
     let total: usize = words.iter().map(|w| w.syms.len() * copies(w.count)).sum();
     if total > MAX_SYMBOLS {
@@ -368,6 +372,9 @@ pub fn train_with_progress(pieces: &[Vec<u8>], counts: &[u64], replay: &[(Vec<u8
 
     let mut heap: BinaryHeap<(i64, Reverse<(u32, u32)>)> =
         info.iter().filter(|(_, i)| i.count > 0).map(|(&p, i)| (i.count, Reverse(p))).collect();
+    if !progress(0) {
+        return Ok(TrainResult { merges });
+    }
     let mut learned = 0;
     // one merge's changes to other pairs (count delta, new positions), applied to `info` once
     // per distinct pair at the end of the merge: the neighbours repeat, so this keeps the
