@@ -25,10 +25,10 @@ import tokkit  # noqa: E402
 from tokkit import corpora  # noqa: E402
 from tokkit.train import TrainOptions, train  # noqa: E402
 
-#: stage-2 pretokenizers to compare: the reference's current regex (tokkit's default), digits only
-#: (runs of 1-3 digits isolated, everything else may merge), and the paper-era regex (only
-#: right-to-left 3-digit groups split)
-STAGE2 = {"current": None, "digits": r"\p{N}{1,3}", "paper": "paper"}
+#: stage-2 pretokenizers to compare: the reference's current regex, digits only (runs of 1-3
+#: digits isolated, everything else may merge), and the paper-era regex (only right-to-left
+#: 3-digit groups split; tokkit's default since the trainer sweep, docs/train.md)
+STAGE2 = {"current": "current", "digits": r"\p{N}{1,3}", "paper": "paper"}
 SOURCES = [("kjv", None), ("kernel-docs", None), ("gnome-help", "en"), ("debian-reference", "en"), ("legal", None)]
 
 
@@ -82,7 +82,7 @@ def main() -> None:
             n_sup = sum(pc.values())
             ratios = [pc[n] / pc_bpe[n] for n in names]
             mean = sum(ratios) / len(ratios)
-            label = "SuperBPE" + ("" if st2 == "current" else f" (stage 2: {st2})")
+            label = "SuperBPE" + ("" if st2 == "paper" else f" (stage 2: {st2})")  # paper: the default
             print(f"| {size:,} | {label} | {t:,} ({frac:.0%}) | {held_bytes / n_sup:.3f} | {n_sup / n_bpe:.3f} "
                   f"({(1 - n_sup / n_bpe):.1%} fewer) | " + " | ".join(f"{r:.3f}" for r in ratios)
                   + f" | {mean:.3f} ({1 - mean:.1%} fewer) | {t_sup:.1f} s | {t_sup / t_bpe:.2f} |", flush=True)

@@ -52,6 +52,9 @@ def run_cli(args: list[str], *, cwd: str | os.PathLike | None = None, env: dict 
     e.update({"PYTHONUNBUFFERED": "1", "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"})
     e.update(env or {})
     def limits() -> None:
+        # a shell starts background jobs with SIGINT ignored, and children inherit that: the
+        # child gets Ctrl-C's default whatever way the test suite itself was started
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
         if file_size_limit is not None:
             import resource
 

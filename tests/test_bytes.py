@@ -184,6 +184,26 @@ def test_cli(toy, tmp_path):
     assert r.exit_code == 0, r.output
     r = CliRunner().invoke(cli, ["bytes", "score", str(d)])
     assert r.exit_code == 2 and "nothing to score" in r.output
+    (tmp_path / "a.txt").write_text("ab ca ab", encoding="utf-8")
+    (tmp_path / "b.txt").write_text("ca", encoding="utf-8")
+    r = CliRunner().invoke(cli, ["bytes", "score", str(d), str(tmp_path / "a.txt"), str(tmp_path / "b.txt"), "--json"])
+    assert r.exit_code == 0, r.output
+    rec = json.loads(r.stdout)
+    assert [t["name"] for t in rec["texts"]] == [str(tmp_path / "a.txt"), str(tmp_path / "b.txt")]
+    assert [t["bytes"] for t in rec["texts"]] == [8, 2]
+    whole = sum(t["bits_per_byte"] * t["bytes"] for t in rec["texts"]) / 10
+    assert abs(whole - rec["bits_per_byte"]) < 1e-9
+
+
+def test_score_reports_each_text_and_progress(lms):
+    lm, _ = lms["canonical"]
+    seen = []
+    texts = [b"ab ca " * 6, b"", b"cab"]
+    r = lm.score(texts, progress=seen.append, names=["x", "y", "z"])
+    assert [t["name"] for t in r["texts"]] == ["x", "y", "z"] and r["bytes"] == 39
+    assert seen == sorted(seen) and seen[-1] == 39 and len(seen) >= 4  # within the long text too
+    for t, x in zip(r["texts"], texts):
+        assert abs(t["bits_per_byte"] - (-lm.logprob(x) / math.log(2) / max(len(x), 1))) < 1e-12
 
 
 # -- SmolLM2 (real) --------------------------------------------------------------------------

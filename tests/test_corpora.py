@@ -60,9 +60,10 @@ def test_udhr_lookup_by_iso_code_and_errors():
     assert corpora.udhr("en") == corpora.udhr("eng")  # BCP 47 tag
     with pytest.raises(TokkitError, match="'engg'.*did you mean"):
         corpora.udhr("engg")
-    with pytest.raises(TokkitError, match="split='all'"):
-        list(corpora.open_corpus("udhr", "eng", split="train"))
     assert list(corpora.open_corpus("udhr", "eng", split="all")) == corpora.udhr("eng")
+    # articles 1-20 train (multilingual tokenizer training), 21-30 held out
+    train, held = (list(corpora.open_corpus("udhr", "eng", split=s)) for s in ("train", "heldout"))
+    assert train + held == corpora.udhr("eng") and len(train) == corpora.UDHR_TRAIN_ARTICLES
 
 
 # where corpora._udhr_key and the report's resolver used to disagree (or one of them failed)

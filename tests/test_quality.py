@@ -310,14 +310,16 @@ def test_file_corpus_problems_name_the_file_once(tmp_path):
     rec = tmp_path / "rec.jsonl"
     rec.write_text('{"text": 1}\n')
     missing = tmp_path / "nope.txt"
+    empty_dir = tmp_path / "empty"
+    empty_dir.mkdir()
     problems: list[Problem] = []
-    specs = [f"{cut}:en", f"{bad}:en", f"{rec}:en", f"{tmp_path}:en", f"{missing}:en"]
+    specs = [f"{cut}:en", f"{bad}:en", f"{rec}:en", f"{empty_dir}:en", f"{missing}:en"]
     assert text_sets(specs, None, problems) == []
     got = {p.where: p.problem for p in problems}
     assert got[str(cut)].startswith("truncated or corrupt gzip stream")
     assert got[str(bad)] == "invalid UTF-8 at byte 3 (line 2)"  # no "--errors replace": reports have no such option
     assert got[str(rec)] == "line 1: no string field 'text'"
-    assert got[str(tmp_path)] == "is a directory, not a file"
+    assert got[str(empty_dir)].startswith("no corpus files in this directory")
     assert got[str(missing)] == "no such file"
     with pytest.raises(TokkitError, match=f"no text to evaluate: {bad}: invalid UTF-8"):
         build_report(["gpt2"], [f"{bad}:en"], None, FAST)

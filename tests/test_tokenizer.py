@@ -31,6 +31,11 @@ def test_decode_encode_is_identity(name, real_tokenizers, text):
     assert ids.dtype == np.uint32
     if "<" in text and any(a.content in text for a in t.vocab.added):
         return  # special-token text is matched as the special token by design
+    if t.vocab.surface.value == "metaspace" and "\u2581" in text:
+        # U+2581 is the metaspace vocabularies' own space mark: sentencepiece and HF decode it to
+        # a space too (the round trip is lossy in the original libraries, by design)
+        assert t.decode(ids) == t.decode(t.encode(text.replace("\u2581", " ")))
+        return
     idx = t.vocab.index()
     if t.vocab.surface.value == "byte_level" and any(bytes([b]) not in idx for b in text.encode()):
         # SmolLM2 lacks 21 single bytes (e.g. 0xF1): like the original, they are dropped

@@ -2,6 +2,7 @@
 snapshots, extension keeping ids, SuperBPE constraints, determinism, bad input."""
 
 import json
+import re
 import unicodedata
 from pathlib import Path
 
@@ -34,8 +35,10 @@ def trained(tmp_path_factory):
     root = tmp_path_factory.mktemp("trained")
     runs = {
         "bpe": TrainOptions(algo="bpe", vocab_size=3000, snapshots=[1000, 2000], tiktoken=True),
-        "superbpe": TrainOptions(algo="superbpe", vocab_size=3000, transition=2000, tiktoken=True),
-        "superbpe-paper": TrainOptions(algo="superbpe", vocab_size=3000, transition=2000, stage2_regex="paper"),
+        # the defaults (stage 2 "paper", transition 60% of the vocabulary), and the old ones explicitly
+        "superbpe": TrainOptions(algo="superbpe", vocab_size=3000, tiktoken=True),
+        "superbpe-current": TrainOptions(algo="superbpe", vocab_size=3000, transition=2400, stage2_regex="current",
+                                         tiktoken=True),
         "domain": TrainOptions(algo="domain", vocab_size=5000, terms=["indemnification", "notwithstanding"],
                                pad_pow2=True),
         "char": TrainOptions(algo="char", vocab_size=2000, min_frequency=2),
@@ -52,7 +55,7 @@ def _hf_ids(path, texts):
 
 
 @pytest.mark.real
-@pytest.mark.parametrize("algo", ["bpe", "superbpe", "superbpe-paper", "domain", "char", "unigram"])
+@pytest.mark.parametrize("algo", ["bpe", "superbpe", "superbpe-current", "domain", "char", "unigram"])
 def test_stock_autotokenizer_loads_and_agrees(trained, algo):
     r = trained[algo]
     texts = heldout()
@@ -81,7 +84,7 @@ def test_snapshots_equal_direct_training(trained, tmp_path):
     assert (snap / "tokenizer.json").read_bytes() == (direct.out / "tokenizer.json").read_bytes()
 
 
-@pytest.mark.parametrize("algo", ["bpe", "superbpe"])
+@pytest.mark.parametrize("algo", ["bpe", "superbpe-current", "superbpe"])  # superbpe: the zero-width "paper" regex
 def test_tiktoken_output_agrees(trained, algo):
     """tiktoken (the library, from the written rank file) gives the ids of tokenizer.json; for
     SuperBPE's stage-2 regex, which leaves gaps, through the covering pattern."""
@@ -101,12 +104,19 @@ def test_tiktoken_output_agrees(trained, algo):
 
 
 def test_superbpe_constraints_and_stage1_prefix(trained, tmp_path):
+    """Without --transition, stage 1 is BPE up to the default transition (60% of 3000)."""
+    from tokkit.train.superbpe import default_transition
+
     v = trained["superbpe"].vocab
-    stage1 = train(TrainOptions(algo="bpe", vocab_size=2000), ["corpus:legal"], tmp_path / "s1").vocab
-    assert v.merges[:len(stage1.merges)] == stage1.merges and v.tokens[:2000] == stage1.tokens
+    t = default_transition(3000)
+    assert t == 1800 and trained["superbpe"].manifest["counts"]["stage1"]["transition_vocab_size"] == t
+    stage1 = train(TrainOptions(algo="bpe", vocab_size=t), ["corpus:legal"], tmp_path / "s1").vocab
+    assert v.merges[:len(stage1.merges)] == stage1.merges and v.tokens[:t] == stage1.tokens
+    assert len(v.merges) > len(stage1.merges)
     new = [v.tokens[r] for _, _, r in v.merges[len(stage1.merges):]]
-    assert all(b": " not in t and 1 + t[1:].count(b" ") <= 4 for t in new)
-    assert sum(1 for t in new if b" " in t[1:]) > 50  # superwords exist
+    # words: what lies between spaces (runs of spaces, e.g. indentation, are not words)
+    assert all(b": " not in t and len([w for w in t.split(b" ") if w]) <= 4 for t in new)
+    assert sum(1 for t in new if len([w for w in t.split(b" ") if w]) >= 2) > 50  # superwords exist
     # and the superwords pay: fewer tokens than plain BPE of the same size on held-out text
     plain = tokkit.load(trained["bpe"].out)
     sup = tokkit.load(trained["superbpe"].out)
@@ -115,23 +125,32 @@ def test_superbpe_constraints_and_stage1_prefix(trained, tmp_path):
 
 
 def test_superbpe_paper_stage2_regex(trained):
-    """stage2_regex="paper": only right-to-left digit groups split, so superwords may also span
-    punctuation; the preset's regex is what the saved tokenizer.json runs."""
-    tj = json.loads((trained["superbpe-paper"].out / "tokenizer.json").read_text())
+    """The default stage 2 is "paper": only right-to-left digit groups split, so superwords may
+    also span punctuation; the preset's regex is what the saved tokenizer.json runs. It saves
+    more held-out tokens than the old default ("current" regex, transition 80%)."""
+    assert TrainOptions().stage2_regex == "paper"
+    tj = json.loads((trained["superbpe"].out / "tokenizer.json").read_text())
 
     def regexes(node):
         if isinstance(node, dict):
             return [node["Regex"]] if "Regex" in node else [r for v in node.values() for r in regexes(v)]
         return [r for v in node for r in regexes(v)] if isinstance(node, list) else []
     assert r"(?=(\d{3})+(?!\d))" in regexes(tj["pre_tokenizer"])
-    v = trained["superbpe-paper"].vocab
+    assert r"(?=(\d{3})+(?!\d))" not in regexes(json.loads((trained["superbpe-current"].out / "tokenizer.json")
+                                                          .read_text())["pre_tokenizer"])
+    v = trained["superbpe"].vocab
     made = [v.tokens[r] for _, _, r in v.merges]  # stage-1 tokens obey both rules anyway
     # words: what lies between spaces (runs of spaces, e.g. indentation, are not words)
     assert all(b": " not in t and len([w for w in t.split(b" ") if w]) <= 4 for t in made)
     assert any(len([w for w in t.split(b" ") if w]) >= 2 for t in made)  # superwords exist
-    paper = tokkit.load(trained["superbpe-paper"].out)
-    assert sum(map(len, paper.encode_batch(heldout()))) < sum(map(len, tokkit.load(trained["bpe"].out)
-                                                               .encode_batch(heldout())))
+    # a run of punctuation next to a letter: only "paper" lets a token hold one ("current" isolates such runs)
+    punct = re.compile(rb"[A-Za-z][!-/:-@\[-`{-~]{2,}|[!-/:-@\[-`{-~]{2,} ?[A-Za-z]")  # e.g. "http://"
+    current = trained["superbpe-current"].vocab
+    assert any(punct.search(t) for t in made)
+    assert not any(punct.search(current.tokens[r]) for _, _, r in current.merges)
+    n = {k: sum(map(len, tokkit.load(trained[k].out).encode_batch(heldout()))) for k in
+         ("superbpe", "superbpe-current", "bpe")}
+    assert n["superbpe"] < n["superbpe-current"] < n["bpe"]
 
 
 def test_domain_tokens(trained):
@@ -300,3 +319,31 @@ def test_replay_prefix_equals_direct_training(texts, k):
     replay = [(full.tokens[a], full.tokens[b]) for a, b, _ in full.merges[:k]]
     again = train_bpe(counts, 257 + 40, replay=replay)
     assert again.merges == full.merges
+
+
+def test_superbpe_default_transition_needs_room(tmp_path):
+    """The default transition is 60% of a small vocabulary: one too small for that is refused
+    before anything is read, naming --transition; an explicit transition makes it work."""
+    with pytest.raises(TokkitError, match="default transition 240 .*--transition"):
+        TrainOptions(algo="superbpe", vocab_size=400).validate()
+    code, out = _run(["train", "--algo", "superbpe", "--vocab-size", "400", "--out", str(tmp_path / "a"),
+                      "corpus:legal"])
+    assert code == 2 and "--transition" in out and not (tmp_path / "a").exists()
+    r = train(TrainOptions(algo="superbpe", vocab_size=400, transition=300), ["corpus:legal"], tmp_path / "b")
+    assert r.vocab.size == 400 and r.manifest["counts"]["stage1"]["transition_vocab_size"] == 300
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(st.sampled_from("0123456789 ab,\n"), max_size=40))
+def test_covering_pattern_of_a_zero_width_regex_gives_hf_split_pieces(text):
+    """SuperBPE's "paper" stage 2 only marks split points (a lookahead): its tiktoken pattern
+    must match exactly the pieces HF's Split(isolated) makes, with nothing skipped."""
+    import regex
+    from tokenizers import Regex, pre_tokenizers
+
+    from tokkit.train.options import SUPERBPE_STAGE2_PRESETS
+    from tokkit.vocab.tiktoken_io import covering_pattern
+
+    p = SUPERBPE_STAGE2_PRESETS["paper"]
+    hf = [piece for piece, _ in pre_tokenizers.Split(Regex(p), "isolated").pre_tokenize_str(text)]
+    assert [m.group(0) for m in regex.finditer(covering_pattern(p), text)] == hf

@@ -45,6 +45,8 @@ __all__ = [
 ]
 
 BUNDLED = ("udhr", "legal")
+#: UDHR articles in its train split (1-20); 21-30 are its held-out split
+UDHR_TRAIN_ARTICLES = 20
 CACHED = ("kjv", "cpython-stdlib", "kernel-docs", "gnome-help", "debian-reference", "rust-src", "go-src")
 SPLITS = ("train", "heldout", "all")
 ENGLISH = ("kjv", "kernel-docs")  # single-language cached corpora (the others are code or per language)
@@ -195,13 +197,11 @@ def open_corpus(name: str, lang: str | None = None, split: str = "train") -> Ite
     if split not in SPLITS:
         raise TokkitError(f"unknown split {split!r} (choose from {', '.join(SPLITS)})")
     if name == "udhr":
-        if split == "train":
-            raise TokkitError("the UDHR is evaluation text with no train split: use split='all' (or 'heldout')")
-        if lang is None:
-            for texts in udhr_parallel().values():
-                yield from texts
-        else:
-            yield from udhr(lang)
+        # articles 1-20 train, 21-30 held out (reports read all 30 through udhr())
+        part = {"train": slice(0, UDHR_TRAIN_ARTICLES), "heldout": slice(UDHR_TRAIN_ARTICLES, None),
+                "all": slice(None)}[split]
+        for texts in (udhr_parallel().values() if lang is None else [udhr(lang)]):
+            yield from texts[part]
         return
     if name == "legal":
         if lang not in (None, "eng", "en"):

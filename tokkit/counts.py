@@ -1,7 +1,8 @@
 """Pretoken count tables: the input of BPE training, made shard by shard and merged.
 
-``count_files(paths, pretokenizer)`` streams corpus files (plain text, ``.gz``, ``.zst``, and
-JSONL with a text field, also compressed) in bounded batches through the native counter, which
+``count_files(inputs, pretokenizer)`` streams corpus inputs (files, globs, directories of
+shards, ``save_to_disk`` folders; plain text, ``.gz``, ``.zst``, JSONL, Parquet, Arrow: see
+:mod:`tokkit.readers`) in bounded batches through the native counter, which
 pretokenizes and counts each batch in parallel; the corpus is never held in memory. The result
 is a :class:`CountTable` (pretoken bytes -> 64-bit count) saved as Parquet with its pretokenizer
 and provenance, so tables made on different machines (a Ray or Spark job, one shard each) merge
@@ -21,11 +22,16 @@ import numpy as np
 
 from . import _native
 from .errors import FormatError, TokkitError
-from .textio import MAX_RECORD_BYTES, iter_texts, regular_file
+from .readers import Shard, expand_all
+from .readers import iter_texts as _iter_texts
+from .textio import MAX_RECORD_BYTES, regular_file
 from .vocab.model import Step
 
 BATCH_BYTES = 8 << 20  # texts handed to the native counter at a time
 SCHEMA_VERSION = 1
+#: the corpus reader count_files uses (tokkit.readers.iter_texts), re-exported
+iter_texts = _iter_texts
+PLAN_KEY = "count_plan"  # meta key of the training plan a table was counted with (tokkit.train.plan)
 U64_MAX = (1 << 64) - 1
 
 
@@ -53,20 +59,10 @@ class CountTable:
     def save(self, path: str | os.PathLike) -> Path:
         """Write Parquet (columns ``piece`` binary, ``count`` uint64; metadata: pretokenizer, meta)."""
         import pyarrow as pa
-        import pyarrow.parquet as pq
-
-        from .io import atomic_path
 
         table = pa.table({"piece": pa.array(self.pieces, type=pa.binary()),
                           "count": pa.array(self.counts, type=pa.uint64())})
-        md = {b"tokkit.schema": str(SCHEMA_VERSION).encode(),
-              b"tokkit.pretokenizer": json.dumps(self.pretokenizer).encode(),
-              b"tokkit.meta": json.dumps(self.meta).encode()}
-        table = table.replace_schema_metadata(md)
-        path = Path(path)
-        with atomic_path(path) as tmp:
-            pq.write_table(table, tmp, compression="zstd")
-        return path
+        return write_table(table, self.pretokenizer, self.meta, path)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "CountTable":
@@ -85,6 +81,37 @@ class CountTable:
         pretok, meta = _table_metadata(path, md)
         return cls(pieces=_piece_column(path, table.column("piece")),
                    counts=_count_column(path, table.column("count")), pretokenizer=pretok, meta=meta, path=path)
+
+
+def read_header(path: str | os.PathLike) -> tuple[list[dict], dict]:
+    """A count table's pretokenizer and meta, read from the Parquet footer without its rows."""
+    import pyarrow.parquet as pq
+
+    path = regular_file(path)
+    try:
+        schema = pq.read_schema(path)
+    except Exception as e:  # pyarrow raises ArrowInvalid and friends on damage
+        raise FormatError(path, f"not a Parquet count table ({type(e).__name__})") from None
+    md = schema.metadata or {}
+    if b"tokkit.pretokenizer" not in md or schema.names not in (["piece", "count"], ["piece", "count", "group"]):
+        raise FormatError(path, "not a tokkit count table (missing columns or metadata)")
+    return _table_metadata(path, md)
+
+
+def write_table(table, pretokenizer: list[dict], meta: dict, path: str | os.PathLike) -> Path:
+    """A count table's Arrow columns written as Parquet with tokkit's metadata (schema version,
+    pretokenizer, meta), atomically: shared by plain tables and tables by source."""
+    import pyarrow.parquet as pq
+
+    from .io import atomic_path
+
+    table = table.replace_schema_metadata({b"tokkit.schema": str(SCHEMA_VERSION).encode(),
+                                           b"tokkit.pretokenizer": json.dumps(pretokenizer).encode(),
+                                           b"tokkit.meta": json.dumps(meta).encode()})
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        pq.write_table(table, tmp, compression="zstd")
+    return path
 
 
 def _table_metadata(path: Path, md: dict) -> tuple[list[dict], dict]:
@@ -153,7 +180,7 @@ def count_texts(texts: Iterable[str], pretokenizer: Sequence[Step] | Sequence[di
     return _from_counter(counter, pretok, {})
 
 
-def count_files(paths: Sequence[str | os.PathLike], pretokenizer: Sequence[Step] | Sequence[dict],
+def count_files(paths: Sequence[str | os.PathLike] | Sequence[Shard], pretokenizer: Sequence[Step] | Sequence[dict],
                 text_field: str = "text", errors: str = "strict", batch_bytes: int = BATCH_BYTES,
                 progress: Callable[[int], None] | None = None,
                 transform: Callable[[str], Iterable[str]] | None = None,
@@ -161,25 +188,33 @@ def count_files(paths: Sequence[str | os.PathLike], pretokenizer: Sequence[Step]
     """Count the pretokens of corpus files; ``progress(n_bytes)`` is called after each batch.
 
     ``transform(text)`` -> texts, when given, runs on each text before pretokenization (a
-    trainer's normalizer, cutting added tokens out of the text). Every path must be a regular
-    file (checked before any is read); a line longer than ``max_record_bytes`` is a FormatError.
+    trainer's normalizer, cutting added tokens out of the text). ``paths`` are corpus arguments
+    (expanded by :func:`tokkit.readers.expand_all`, every shard checked to be a regular file
+    before any is read) or shards; a text longer than ``max_record_bytes`` is a FormatError.
     """
     from . import __version__
-    from .io import sha256_file
 
-    files = [regular_file(p) for p in paths]
+    shards = [p for p in paths if isinstance(p, Shard)] if paths and isinstance(paths[0], Shard) \
+        else expand_all(paths)
     pretok = _steps_json(pretokenizer)
     try:
         counter = _native.Counter(json.dumps(pretok))
     except ValueError as e:
         raise TokkitError(f"pretokenizer: {e}") from None
     sources = []
-    for p in files:
-        texts = iter_texts(p, text_field=text_field, errors=errors, max_record_bytes=max_record_bytes)
+    for sh in shards:
+        texts = sh.texts(text_field=text_field, errors=errors, max_record_bytes=max_record_bytes)
         _count_batches(counter, texts, batch_bytes, progress, transform)
-        sources.append({"path": str(p), "bytes": p.stat().st_size, "sha256": sha256_file(p)})
+        sources.append(shard_source(sh))
     meta = {"sources": sources, "text_field": text_field, "errors": errors, "tool": f"tokkit {__version__}"}
     return _from_counter(counter, pretok, meta)
+
+
+def shard_source(shard: Shard) -> dict:
+    """The provenance a count table records for one shard: path, format, size, SHA-256."""
+    from .io import sha256_file
+
+    return {"path": str(shard.path), "format": shard.format, "bytes": shard.size, "sha256": sha256_file(shard.path)}
 
 
 def _count_batches(counter, texts: Iterable[str], batch_bytes: int, progress: Callable[[int], None] | None,
@@ -226,6 +261,7 @@ def merge(tables: Sequence[CountTable]) -> CountTable:
             where = f"{t.path}: " if t.path else ""
             raise TokkitError(f"{where}count tables made with different pretokenizers cannot be merged")
     _check_no_overflow(tables)
+    plan = _common_plan(tables)
     try:
         counter = _native.Counter(json.dumps(pretok))
     except ValueError as e:
@@ -238,4 +274,26 @@ def merge(tables: Sequence[CountTable]) -> CountTable:
         if not isinstance(s, list):
             raise FormatError(t.path, "count table metadata: 'sources' is not a list")
         sources += s
-    return _from_counter(counter, pretok, {"sources": sources, "merged_from": len(tables)})
+    meta = {"sources": sources, "merged_from": len(tables)}
+    if plan is not None:
+        meta[PLAN_KEY] = plan
+    return _from_counter(counter, pretok, meta)
+
+
+def _common_plan(tables: Sequence[CountTable]) -> dict | None:
+    """The training plan (``tokkit.train.plan``) the tables were counted with, kept by a merge;
+    tables counted with different plans (or some with one, some without) are refused."""
+    def fingerprint(t: CountTable) -> str | None:
+        p = t.meta.get(PLAN_KEY)
+        if p is not None and not (isinstance(p, dict) and isinstance(p.get("fingerprint"), str)):
+            raise FormatError(t.path, f"count table metadata: {PLAN_KEY!r} is not a count plan")
+        return None if p is None else p["fingerprint"]
+
+    first = fingerprint(tables[0])
+    for t in tables[1:]:
+        fp = fingerprint(t)
+        if fp != first:
+            what = ("counted for training with another plan" if fp and first
+                    else "counted for training (tokkit count --algo/--config)" if fp else "counted without a plan")
+            raise FormatError(t.path, f"{what}, unlike the first table: tables counted differently cannot be merged")
+    return None if first is None else tables[0].meta[PLAN_KEY]

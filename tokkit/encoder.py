@@ -52,7 +52,9 @@ def native_config(v: Vocabulary) -> dict[str, Any]:
         "options": {"unk_id": model_unk_id(v), "byte_fallback": v.options.byte_fallback, "fuse_unk": v.options.fuse_unk,
                     "ignore_merges": v.options.ignore_merges,
                     "continuing_subword_prefix": v.options.continuing_subword_prefix,
-                    "end_of_word_suffix": v.options.end_of_word_suffix, "dropout": v.options.dropout},
+                    "end_of_word_suffix": v.options.end_of_word_suffix},
+        # a file's BPE dropout is not passed: encoding is canonical unless a call asks for
+        # dropout (Tokenizer.encode(..., dropout=p)); the value stays in the Vocabulary for writing
         "trim_offsets": trim,
     }
 

@@ -181,6 +181,17 @@ fn special_error(which: Option<usize>, e: &encode::SpecialInText) -> PyErr {
     ))
 }
 
+/// A dropout probability as the encoder takes it: None for 0 (the canonical path), an error
+/// outside [0, 1].
+fn dropout_p(p: Option<f64>) -> PyResult<Option<f64>> {
+    match p {
+        None => Ok(None),
+        Some(p) if !(0.0..=1.0).contains(&p) => Err(PyValueError::new_err(format!("dropout {p} is outside [0, 1]"))),
+        Some(p) if p <= 0.0 => Ok(None),
+        Some(p) => Ok(Some(p)),
+    }
+}
+
 type Encoded<'py> = (Bound<'py, PyBytes>, Bound<'py, PyBytes>, Bound<'py, PyBytes>);
 type EncodedBatch<'py> = (Bound<'py, PyBytes>, Bound<'py, PyBytes>, Bound<'py, PyBytes>, Bound<'py, PyBytes>);
 
@@ -224,25 +235,38 @@ impl BpeEncoder {
     }
 
     /// (ids, starts, ends) of one text under a special-token policy ("allow", "text",
-    /// "raise"); starts and ends are empty without `offsets`.
-    #[pyo3(signature = (text, special = "allow", offsets = false))]
-    fn encode_with<'py>(&self, py: Python<'py>, text: &str, special: &str, offsets: bool) -> PyResult<Encoded<'py>> {
+    /// "raise"); starts and ends are empty without `offsets`. `dropout` in (0, 1]: a BPE-dropout
+    /// sample from the stream of (`seed`, 0) (0 or None: the canonical ids).
+    #[pyo3(signature = (text, special = "allow", offsets = false, dropout = None, seed = 0))]
+    fn encode_with<'py>(&self, py: Python<'py>, text: &str, special: &str, offsets: bool, dropout: Option<f64>,
+                        seed: u64) -> PyResult<Encoded<'py>> {
         let policy = encode::Special::parse(special).map_err(PyValueError::new_err)?;
-        let (ids, offs) = py.detach(|| self.inner.encode_with(text, policy, offsets)).map_err(|e| special_error(None, &e))?;
+        let p = dropout_p(dropout)?;
+        let (ids, offs) = py
+            .detach(|| {
+                let mut d = p.map(|p| encode::Dropout::new(p, seed, 0));
+                self.inner.encode_sampled(text, policy, offsets, d.as_mut())
+            })
+            .map_err(|e| special_error(None, &e))?;
         let (s, e) = offset_bytes(py, &offs);
         Ok((u32_bytes(py, &ids), s, e))
     }
 
-    /// (all ids, per-text lengths as u32, all starts, all ends) of many texts, in parallel.
-    #[pyo3(signature = (texts, special = "allow", offsets = false))]
-    fn encode_batch_with<'py>(&self, py: Python<'py>, texts: Vec<String>, special: &str, offsets: bool)
-        -> PyResult<EncodedBatch<'py>> {
+    /// (all ids, per-text lengths as u32, all starts, all ends) of many texts, in parallel;
+    /// with `dropout`, text k is sampled from the stream of (`seed`, k).
+    #[pyo3(signature = (texts, special = "allow", offsets = false, dropout = None, seed = 0))]
+    fn encode_batch_with<'py>(&self, py: Python<'py>, texts: Vec<String>, special: &str, offsets: bool,
+                              dropout: Option<f64>, seed: u64) -> PyResult<EncodedBatch<'py>> {
         let policy = encode::Special::parse(special).map_err(PyValueError::new_err)?;
+        let p = dropout_p(dropout)?;
         let r = py.detach(|| {
             let per: Vec<Result<encode::IdsAndOffsets, (usize, encode::SpecialInText)>> = texts
                 .par_iter()
                 .enumerate()
-                .map(|(k, t)| self.inner.encode_with(t, policy, offsets).map_err(|e| (k, e)))
+                .map(|(k, t)| {
+                    let mut d = p.map(|p| encode::Dropout::new(p, seed, k as u64));
+                    self.inner.encode_sampled(t, policy, offsets, d.as_mut()).map_err(|e| (k, e))
+                })
                 .collect();
             let mut ids = Vec::new();
             let mut offs = Vec::new();

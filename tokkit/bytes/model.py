@@ -18,10 +18,11 @@ any context was dropped.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import time
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
@@ -48,6 +49,29 @@ def _check_int(name: str, value, least: int, none_ok: bool = False) -> None:
         return
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < least:
         raise TokkitError(f"{name} must be an integer >= {least}{' or None' if none_ok else ''}, not {value!r}")
+
+
+#: bytes between progress calls inside one text (a call is cheap; a model call per byte is not)
+PROGRESS_BYTES = 16
+
+
+@contextlib.contextmanager
+def _byte_progress(progress, total: int):
+    """Yields ``advance(bytes_done)`` (None without progress): a rich bar on stderr for True,
+    the caller's callable otherwise."""
+    if not progress:
+        yield None
+        return
+    if callable(progress):
+        yield progress
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn, TransferSpeedColumn
+
+    with Progress(TextColumn("bytes score"), BarColumn(), DownloadColumn(), TransferSpeedColumn(), TimeElapsedColumn(),
+                  console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task("score", total=total)
+        yield lambda done: bar.update(task, completed=done)
 
 
 def _finite_bits(nats: float, n: int) -> float:
@@ -195,13 +219,16 @@ class _Session:
             self._push_internal(b, data[i + 1:])
         self.text += data
 
-    def score(self, x: bytes, end: bool) -> float:
+    def score(self, x: bytes, end: bool, progress: Callable[[int], None] | None = None) -> float:
         """log P(prefix x) (with ``end``: of x then end of text), relative to the lead bytes.
         Knowing the whole text, a new context is evaluated only if an allowed token can spell
         the bytes that follow; the contexts born at the last byte are not evaluated unless the
-        end of text is scored (the session cannot be extended afterwards)."""
+        end of text is scored (the session cannot be extended afterwards). ``progress(n)`` is
+        called after every :data:`PROGRESS_BYTES` bytes (and at the end) with the bytes done."""
         base = self.cover.cover_logmass() if self.lm._prep.lead else 0.0
         for i, b in enumerate(x):
+            if progress is not None and i and i % PROGRESS_BYTES == 0:
+                progress(i)
             self.cover.push(b)
             if i + 1 < len(x):
                 self.cover.drop_dead(x[i + 1:])
@@ -210,6 +237,8 @@ class _Session:
             if not self.cover.contexts():
                 return -math.inf
         self.text += x
+        if progress is not None:
+            progress(len(x))
         if end:
             return float(self.log_masses()[END]) - base
         return float(self.cover.cover_logmass()) - base
@@ -307,7 +336,7 @@ class ByteLM:
         m = self._at(_as_bytes(prefix)).log_masses()
         return m - _logsumexp(m)
 
-    def logprob(self, text, end: bool = False) -> float:
+    def logprob(self, text, end: bool = False, progress: Callable[[int], None] | None = None) -> float:
         """log P(the text starts with ``text``): the cover mass, the sum of P(t) over the covers
         of ``text`` (with ``end``: over the token sequences spelling exactly ``text``, times the
         probability of the end-of-text token). In "all" semantics this equals the chain rule
@@ -317,7 +346,7 @@ class ByteLM:
         self.reset()
         s = _Session(self)
         try:
-            return s.score(_as_bytes(text), end)
+            return s.score(_as_bytes(text), end, progress)
         finally:
             self._retire(s)
 
@@ -345,24 +374,30 @@ class ByteLM:
         x = _as_bytes(text)
         return _finite_bits(-self.logprob(x, end=end), len(x))
 
-    def score(self, texts: Sequence, progress: bool = False) -> dict:
-        """Bits per byte over texts (each scored from the start), with speed figures."""
+    def score(self, texts: Sequence, progress: bool | Callable[[int], None] = False,
+              names: Sequence[str] | None = None) -> dict:
+        """Bits per byte over texts (each scored from the start), with speed figures and one
+        record per text (``names[i]`` or its index). ``progress``: True for a progress bar of
+        bytes on stderr (rich), or a callable given the bytes done so far."""
+        if names is not None and len(names) != len(texts):
+            raise TokkitError("score: one name per text")
         f0, t0 = self.stats()["forwards"], time.perf_counter()
-        nll, n = 0.0, 0
-        it = texts
-        if progress:
-            from tqdm import tqdm
-
-            it = tqdm(texts, desc="bytes score", unit="text")
-        for t in it:
-            x = _as_bytes(t)
-            nll -= self.logprob(x)
-            n += len(x)
+        items = [_as_bytes(t) for t in texts]
+        with _byte_progress(progress, sum(len(x) for x in items)) as advance:
+            per_text, nll, n = [], 0.0, 0
+            for i, x in enumerate(items):
+                t1, done = time.perf_counter(), n
+                lp = self.logprob(x, progress=None if advance is None else (lambda k, d=done: advance(d + k)))
+                nll -= lp
+                n += len(x)
+                per_text.append({"name": names[i] if names is not None else i, "bytes": len(x),
+                                 "bits_per_byte": _finite_bits(-lp, len(x)), "seconds": time.perf_counter() - t1})
         secs = time.perf_counter() - t0
         forwards = self.stats()["forwards"] - f0
         return {"bits_per_byte": _finite_bits(nll, n), "bytes": n, "nats": nll, "seconds": secs,
                 "bytes_per_second": n / secs if secs else float("inf"), "forwards": forwards,
-                "forwards_per_byte": forwards / max(n, 1), "semantics": self.semantics, "pruned": self.pruned}
+                "forwards_per_byte": forwards / max(n, 1), "semantics": self.semantics, "pruned": self.pruned,
+                "texts": per_text}
 
     # -- generation -------------------------------------------------------------------------
     def sample(self, prompt=b"", max_bytes: int = 64, temperature: float = 1.0, seed: int | None = None,

@@ -43,20 +43,25 @@ def bytes_group() -> None:
 @_common
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def score_cmd(model, files, texts, semantics, beam, as_json):
-    """Bits per byte of FILES and/or --text under MODEL at the byte level. MODEL is an HF model
-    directory (config.json + tokenizer files) or a GGUF file."""
+    """Bits per byte of FILES and/or --text under MODEL at the byte level, each text and in all
+    (--json: every text's record too). MODEL is an HF model directory (config.json + tokenizer
+    files) or a GGUF file. A progress bar of bytes shows on a terminal."""
     from ..errors import TokkitError
     from ..textio import read_bytes
 
     items = [_unescape(t) for t in texts] + [read_bytes(f) for f in files]  # regular files, bounded
+    names = [f"--text {i + 1}" for i in range(len(texts))] + [str(f) for f in files]
     if not items:
         raise TokkitError("nothing to score: give FILES or --text")
-    r = _lm(model, semantics, beam).score(items, progress=sys.stderr.isatty())
+    r = _lm(model, semantics, beam).score(items, progress=sys.stderr.isatty(), names=names)
     if as_json:
-        click.echo(json.dumps(r, indent=2))
-    else:
-        click.echo(f"{r['bits_per_byte']:.4f} bits/byte over {r['bytes']} bytes ({semantics}); "
-                   f"{r['forwards_per_byte']:.3f} model calls/byte, {r['bytes_per_second']:.1f} bytes/s")
+        click.echo(json.dumps(r, indent=2, allow_nan=False))
+        return
+    if len(items) > 1:
+        for t in r["texts"]:
+            click.echo(f"{t['bits_per_byte']:.4f} bits/byte  {t['bytes']:>8} bytes  {t['name']}")
+    click.echo(f"{r['bits_per_byte']:.4f} bits/byte over {r['bytes']} bytes ({semantics}); "
+               f"{r['forwards_per_byte']:.3f} model calls/byte, {r['bytes_per_second']:.1f} bytes/s")
 
 
 @bytes_group.command("sample")

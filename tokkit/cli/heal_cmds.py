@@ -14,8 +14,10 @@ from ._progress import step_bar
 @click.argument("student", type=click.Path(exists=True, file_okay=False))
 @click.option("--teacher", required=True, help="The original model the student was transplanted from (GGUF or HF dir).")
 @click.option("--corpus", "corpus", multiple=True, required=True,
-              help="Healing text: files (text, .gz, .zst, JSONL) or corpus:NAME[:LANG]; repeatable. "
-                   "Keep evaluation text out of it.")
+              help="Healing text: files (text, .gz, .zst, JSONL, Parquet, Arrow), globs, directories of shards, "
+                   "save_to_disk folders or corpus:NAME[:LANG]; repeatable. Keep evaluation text out of it.")
+@click.option("--text-field", default="text", show_default=True,
+              help="Field of JSONL records / text column of Parquet and Arrow shards.")
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Output model directory.")
 @click.option("--loss", default="alm+lm", show_default=True,
               help="lm, alm, or a mix with weights: alm+lm, alm:1+lm:0.2.")
@@ -40,8 +42,8 @@ from ._progress import step_bar
 @click.option("--threads", type=click.IntRange(min=1), help="torch CPU threads (default: torch's).")
 @click.option("--force", is_flag=True, help="Replace a non-empty --out.")
 @click.option("--json", "as_json", is_flag=True, help="Print the record's summary as JSON.")
-def heal(student, teacher, corpus, out, loss, train_mode, steps, minutes, batch, piece_bytes, lr, lr_lora, lora_rank,
-         alm_temperature, eval_texts, eval_every, checkpoint_every, seed, threads, force, as_json):
+def heal(student, teacher, corpus, out, text_field, loss, train_mode, steps, minutes, batch, piece_bytes, lr, lr_lora,
+         lora_rank, alm_temperature, eval_texts, eval_every, checkpoint_every, seed, threads, force, as_json):
     """Heal STUDENT (a `tokkit transplant` output) by distillation from its original model:
     train the rows the transplant made (or LoRA) until --steps or --minutes. Running the same
     command again after an interruption resumes from OUT.heal-state/."""
@@ -53,7 +55,8 @@ def heal(student, teacher, corpus, out, loss, train_mode, steps, minutes, batch,
 
     opts = HealOptions(loss=loss, train=train_mode, steps=steps, minutes=minutes, batch=batch, piece_bytes=piece_bytes,
                        lr=lr, lr_lora=lr_lora, lora_rank=lora_rank, alm_temperature=alm_temperature, seed=seed,
-                       eval_every=eval_every, checkpoint_every=checkpoint_every, threads=threads)
+                       eval_every=eval_every, checkpoint_every=checkpoint_every, threads=threads,
+                       text_field=text_field)
     evals = {Path(p).stem: [read_text(p)] for p in eval_texts}
     with step_bar("healing", steps) as update:
 

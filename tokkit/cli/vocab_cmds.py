@@ -110,9 +110,19 @@ def _progress():
               help="Add BOS/EOS as the tokenizer's post-processor does.")
 @click.option("--tokens", "show_tokens", is_flag=True, help="Print token strings too.")
 @click.option("--offsets", "show_offsets", is_flag=True, help="Print each token's UTF-8 byte span START:END too.")
+@click.option("--dropout", type=float, default=None, metavar="P",
+              help="BPE vocabularies: a BPE-dropout sample, every merge skipped with probability P "
+                   "(subword regularisation; 0: the canonical ids).")
+@click.option("--alpha", type=float, default=None, metavar="A",
+              help="Unigram vocabularies: a sampled segmentation (sentencepiece's alpha: lower is more varied).")
+@click.option("--nbest", type=int, default=None, metavar="N",
+              help="With --alpha: sample among the N best segmentations (default -1: all of them).")
+@click.option("--seed", type=int, default=None, metavar="S",
+              help="Seed of --dropout/--alpha: the same seed gives the same sample (default: a fresh one).")
 def encode(path: str, text: str | None, file_: str | None, special_text: str, add_special: bool,
-           show_tokens: bool, show_offsets: bool) -> None:
-    """Encode TEXT (or --file) and print the ids."""
+           show_tokens: bool, show_offsets: bool, dropout: float | None, alpha: float | None, nbest: int | None,
+           seed: int | None) -> None:
+    """Encode TEXT (or --file) and print the ids (a sampled segmentation with --dropout or --alpha)."""
     from ..textio import read_text, text_argument
     from ..tokenizer import load
 
@@ -123,8 +133,12 @@ def encode(path: str, text: str | None, file_: str | None, special_text: str, ad
     if file_ is not None:
         text = read_text(file_)  # a regular file, at most textio.MAX_RECORD_BYTES
     tok = load(path)
-    enc = tok.encode_offsets([text or ""], special=special_text, add_special_tokens=add_special)
-    ids, starts, ends = enc[0]
+    sampling = dict(dropout=dropout, alpha=alpha, nbest=nbest, seed=seed)
+    if alpha is None or show_offsets:  # Unigram samples come without offsets (the error says so)
+        enc = tok.encode_offsets([text or ""], special=special_text, add_special_tokens=add_special, **sampling)
+        ids, starts, ends = enc[0]
+    else:
+        ids = tok.encode(text or "", special=special_text, add_special_tokens=add_special, **sampling)
     click.echo(" ".join(str(int(i)) for i in ids))
     if show_tokens:
         click.echo(" | ".join(repr(tok.vocab.tokens[int(i)])[2:-1] for i in ids))

@@ -108,7 +108,8 @@ def heal(student: str | os.PathLike, teacher: str | os.PathLike, corpora: Sequen
     # the vocabularies first: a wrong teacher is refused before two models are read
     check_teacher(read_vocab(teacher), read_vocab(student), record, teacher)
     # and the corpus: a broken shard is refused before the models are read
-    pieces = cut_pieces((t for s in sources for t in s.texts("text", "strict")), opts.piece_bytes, opts.max_pieces)
+    texts = (t for s in sources for t in s.texts(opts.text_field, "strict"))
+    pieces = cut_pieces(texts, opts.piece_bytes, opts.max_pieces)
     device = _device(opts)
     t_model, t_tok = load_model(teacher)
     s_model, s_tok = load_model(student)

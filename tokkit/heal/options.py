@@ -52,6 +52,7 @@ class HealOptions:
     eval_every: int = 25
     eval_minutes: tuple = ()  # also evaluate when the training time passes each of these marks
     max_pieces: int = 20000  # corpus pieces read (in order) before training starts
+    text_field: str = "text"  # the text of JSONL records / the text column of Parquet and Arrow shards
     threads: int | None = None
     device: str | None = None  # None: "cuda" when torch sees a GPU, else "cpu"
     merge_lora: bool = True

@@ -36,10 +36,11 @@ def predict(net, rows, pieces: np.ndarray, lengths: np.ndarray, chunk: int = 819
     return torch.cat(parts)[inv]
 
 
-def lm_loss(model, table, ids, tied: bool, d_model: int):
-    """Causal-LM loss (mean nats per predicted token) of ``model`` run on token ids ``ids``
-    [B, T] of a vocabulary whose rows are ``table`` [V, width] (input rows, then output rows when
-    untied); the model's own weights are not touched."""
+def lm_loss(model, table, ids, tied: bool, d_model: int, reduction: str = "mean"):
+    """Causal-LM loss (mean nats per predicted token; ``reduction="sum"``: their sum, which a
+    rank of a data-parallel run divides by the global batch's tokens) of ``model`` run on token ids
+    ``ids`` [B, T] of a vocabulary whose rows are ``table`` [V, width] (input rows, then output
+    rows when untied); the model's own weights are not touched."""
     import torch.nn.functional as F
 
     from ..lm import hidden_states
@@ -48,4 +49,4 @@ def lm_loss(model, table, ids, tied: bool, d_model: int):
     e_out = e_in if tied else table[:, d_model:]
     h = hidden_states(model, e_in, ids)
     logits = h[:, :-1] @ e_out.T
-    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), ids[:, 1:].reshape(-1))
+    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), ids[:, 1:].reshape(-1), reduction=reduction)

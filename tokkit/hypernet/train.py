@@ -16,8 +16,11 @@ written every ``checkpoint_every`` steps as one safetensors file, ``checkpoint.s
 RNG state as uint8) and, in its JSON metadata, the step, log, configuration, options and the
 optimizer's parameter groups.
 Nothing is ever unpickled: a ``checkpoint.pt`` (a pickle, as tokkit once wrote) is refused, not
-loaded. Training on several GPUs would wrap the hypernetwork in torch's DistributedDataParallel
-(not done here).
+loaded.
+
+Data-parallel (:mod:`.distributed`): under a launcher (``torchrun``, ``--nproc``) every rank draws
+the same step, trains on its slice of the global batch through DistributedDataParallel, and rank
+0 alone writes; the weights are those of one process to float rounding.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -38,6 +41,7 @@ from ..lm import bits_per_byte, one_line
 from ..tokenizer import Tokenizer
 from ..vocab import Vocabulary
 from .core import lm_loss, predict
+from .distributed import Ranks, all_sum
 from .model import CONFIG, WEIGHTS, HyperNetConfig, build, fingerprint, load_hypernet, save_hypernet
 from .sampler import sample_tokenizer
 
@@ -171,17 +175,28 @@ def train_hypernet(base: str | os.PathLike, texts: Sequence[str], out: str | os.
     model with that tokenizer and hypernetwork rows on ``eval_texts`` (a list of texts, or a dict
     name -> texts for one value each): the training curve. ``inputs``: more paths the run reads
     (corpus files), which ``out`` must not overlap.
+
+    Data-parallel when a launcher (``torchrun``, ``tokkit hypernet train --nproc``) started this
+    process as one of several ranks (:mod:`.distributed`): ``opts.batch`` is the global batch and
+    each rank trains on its slice of it; rank 0 alone evaluates, calls ``progress`` and writes
+    ``out``. The process group is left (destroyed) at the end, also after an error.
     Returns the final log record.
     """
     opts = opts or HyperTrainOptions()
     _check_out(Path(out), [base, *(eval_tokenizers or {}).values(), *inputs], resume)
     import torch
 
+    from .distributed import join, leave
+
     threads = torch.get_num_threads()
     if opts.threads:
         torch.set_num_threads(opts.threads)
     try:
-        return _train(base, texts, out, opts, eval_tokenizers, eval_texts, resume, progress)
+        ranks, dev = join(opts.device)
+        try:
+            return _train(base, texts, Path(out), opts, eval_tokenizers, eval_texts, resume, progress, ranks, dev)
+        finally:
+            leave(ranks)
     finally:
         torch.set_num_threads(threads)
 
@@ -208,25 +223,58 @@ def _check_out(out: Path, inputs: Sequence, resume: bool) -> None:
                               "be overwritten); choose another --out")
 
 
-def _train(base, texts, out, opts, eval_tokenizers, eval_texts, resume, progress) -> dict:
-    import torch
+@dataclass
+class _Run:
+    """What every step reads: the frozen base model, the text chunks, the options, this rank."""
 
-    out = Path(out)
-    model, old = load_base(base)
-    dev = torch.device(opts.device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    model: Any
+    old: Tokenizer
+    rows: Any  # the base model's rows [V, width]: input, then output rows when untied
+    tied: bool
+    d: int  # the model's embedding width
+    old_index: dict  # bytes -> old id (the model's own tokens)
+    normal_old: np.ndarray  # old ids that are not special tokens
+    chunks: list[str]
+    opts: HyperTrainOptions
+    ranks: Ranks
+
+
+def _prepare(base, texts, opts: HyperTrainOptions, ranks: Ranks, dev) -> _Run:
+    """The frozen base model on ``dev`` (read first: a model that cannot be read is the first
+    thing to hear about) and the corpus in chunks."""
+    from .distributed import local_first
+
+    if ranks.world > 1:  # transformers' imports (seconds) on every rank at once, before they take turns
+        import transformers
+
+        transformers.AutoModelForCausalLM
+    with local_first(ranks, dev):
+        model, old = load_base(base)
     model.to(dev)
     model.eval()
     for p in model.parameters():
         p.requires_grad_(False)
     rows, tied = base_rows(model)
-    d = model.get_input_embeddings().weight.shape[1]
-    fp = fingerprint([rows])
     chunks = text_chunks(texts, opts.chunk_chars)
     if len(chunks) < opts.buffer_texts:
         raise TokkitError(f"the corpus gives {len(chunks)} text chunks of ~{opts.chunk_chars} characters; "
                           f"at least {opts.buffer_texts} are needed")
-    cfg = HyperNetConfig(d_model=d, tied=tied, base_fingerprint=fp, base_name=str(base), hidden=opts.hidden,
-                         layers=opts.layers, heads=opts.heads, max_pieces=opts.max_pieces, residual=opts.residual)
+    special_ids = {t.id for t in old.vocab.added}
+    normal_old = np.array([i for i in range(rows.shape[0]) if i not in special_ids])
+    return _Run(model=model, old=old, rows=rows, tied=tied, d=model.get_input_embeddings().weight.shape[1],
+                old_index=old.vocab.index(), normal_old=normal_old, chunks=chunks, opts=opts, ranks=ranks)
+
+
+def _train(base, texts, out: Path, opts: HyperTrainOptions, eval_tokenizers, eval_texts, resume: bool, progress,
+           ranks: Ranks, dev) -> dict:
+    import torch
+
+    from .distributed import agree_on_start, wrap
+
+    run = _prepare(base, texts, opts, ranks, dev)
+    cfg = HyperNetConfig(d_model=run.d, tied=run.tied, base_fingerprint=fingerprint([run.rows]), base_name=str(base),
+                         hidden=opts.hidden, layers=opts.layers, heads=opts.heads, max_pieces=opts.max_pieces,
+                         residual=opts.residual)
     torch.manual_seed(opts.seed)
     net = build(cfg).to(dev)
     optim = torch.optim.AdamW(net.parameters(), lr=opts.lr, weight_decay=0.0)
@@ -234,50 +282,71 @@ def _train(base, texts, out, opts, eval_tokenizers, eval_texts, resume, progress
     ck = out / CHECKPOINT
     if resume and ck.exists():
         start, log = _resume(ck, net, optim, cfg, opts)
-    evals = {k: Tokenizer.from_file(v) for k, v in (eval_tokenizers or {}).items()}
-    special_ids = {t.id for t in old.vocab.added}
-    normal_old = np.array([i for i in range(rows.shape[0]) if i not in special_ids])
-    old_index = old.vocab.index()
-    if start == 0 and evals and eval_texts:
-        rec = {"step": 0, "seconds": 0.0, "eval_bpb": _eval(model, net, old, evals, eval_texts)}
-        log.append(rec)
+    agree_on_start(start, ranks, dev)
+    evaluate = _evaluator(run, net, eval_tokenizers, eval_texts) if ranks.main else None  # the others wait
+    if evaluate and start == 0:
+        log.append({"step": 0, "seconds": 0.0, "eval_bpb": evaluate()})
+    _loop(run, net, wrap(net, ranks, dev), optim, start, log, ck, cfg, evaluate, progress)
+    if ranks.main:
+        from ..io import write_text_atomic
+
+        net.eval()
+        save_hypernet(net, out, extra={"options": asdict(opts), "steps": opts.steps})
+        write_text_atomic(out / LOG, "".join(json.dumps(r) + "\n" for r in log))
+    return log[-1] if log else {}
+
+
+def _evaluator(run: _Run, net, eval_tokenizers: dict[str, str] | None, eval_texts) -> Callable[[], dict] | None:
+    """What an evaluation computes: bits per byte with each evaluation tokenizer's rows (None
+    without evaluation tokenizers or texts)."""
+    if not (eval_tokenizers and eval_texts):
+        return None
+    evals = {k: Tokenizer.from_file(v) for k, v in eval_tokenizers.items()}
+    return lambda: _eval(run.model, net, run.old, evals, eval_texts)
+
+
+def _loop(run: _Run, net, ddp, optim, start: int, log: list, ck: Path, cfg: HyperNetConfig,
+          evaluate: Callable[[], dict] | None, progress) -> None:
+    """Steps ``start`` .. ``opts.steps`` of ``net`` (``ddp``: the same network, wrapped in
+    DistributedDataParallel when there are several ranks); rank 0 reports and writes ``ck``."""
+    import torch
+
+    opts = run.opts
     t_start = time.perf_counter() - (log[-1]["seconds"] if log else 0.0)
     for step in range(start, opts.steps):
-        rng = np.random.default_rng([opts.seed, step])
-        net.train()
-        if step < opts.warmup_steps:
-            loss, rec = _warmup_step(net, rows, normal_old, rng, step)
-        elif _sampler_of(opts, step) == "dynamic":
-            loss, rec = _dynamic_step(net, model, old, rows, tied, d, chunks, normal_old, opts, rng, step)
-        else:
-            loss, rec = _zett_step(net, model, old, old_index, rows, tied, d, chunks, opts, rng, step)
-        if loss is None:
+        ddp.train()
+        loss, rec = _step(run, ddp, np.random.default_rng([opts.seed, step]), step)
+        if loss is None:  # the same on every rank: they draw the same step
             continue
-        if not math.isfinite(rec["loss"]):
+        if not math.isfinite(rec["loss"]):  # the global loss: every rank stops here
             raise TokkitError(f"the training loss is not a finite number at step {step + 1} ({rec['loss']}); "
                               "lower the learning rate (the last checkpoint is kept)")
         optim.zero_grad(set_to_none=True)
-        loss.backward()
+        loss.backward()  # under DDP the gradients are averaged over the ranks here
         torch.nn.utils.clip_grad_norm_(net.parameters(), opts.grad_clip)
         optim.step()
         rec["seconds"] = round(time.perf_counter() - t_start, 2)
         last = step + 1 == opts.steps
-        if evals and eval_texts and ((step + 1) % opts.eval_every == 0 or last):
+        if evaluate and ((step + 1) % opts.eval_every == 0 or last):
             net.eval()
             t_eval = time.perf_counter()
-            rec["eval_bpb"] = _eval(model, net, old, evals, eval_texts)
+            rec["eval_bpb"] = evaluate()
             t_start += time.perf_counter() - t_eval  # "seconds" counts training time, not evaluations
         log.append(rec)
-        if progress:
+        if run.ranks.main and progress:
             progress(step + 1, opts.steps, rec)
-        if (step + 1) % opts.checkpoint_every == 0 or last:
-            _checkpoint(ck, net, optim, step + 1, log, cfg, opts)
-    net.eval()
-    save_hypernet(net, out, extra={"options": asdict(opts), "steps": opts.steps})
-    from ..io import write_text_atomic
+        if run.ranks.main and ((step + 1) % opts.checkpoint_every == 0 or last):
+            _checkpoint(ck, net, optim, step + 1, log, cfg, opts, run.ranks.world)
 
-    write_text_atomic(out / LOG, "".join(json.dumps(r) + "\n" for r in log))
-    return log[-1] if log else {}
+
+def _step(run: _Run, net, rng: np.random.Generator, step: int):
+    """(loss of this rank, log record with the global values), or (None, None) for a step that
+    found no sequence long enough."""
+    if step < run.opts.warmup_steps:
+        return _warmup_step(run, net, rng, step)
+    if _sampler_of(run.opts, step) == "dynamic":
+        return _dynamic_step(run, net, rng, step)
+    return _zett_step(run, net, rng, step)
 
 
 def _sampler_of(opts: HyperTrainOptions, step: int) -> str:
@@ -287,11 +356,14 @@ def _sampler_of(opts: HyperTrainOptions, step: int) -> str:
     return opts.sampler
 
 
-def _warmup_step(net, rows, normal_old, rng, step: int):
-    """Regress single old tokens onto their own rows."""
+def _warmup_step(run: _Run, net, rng, step: int):
+    """Regress single old tokens onto their own rows (every rank the same 2048 one-piece rows:
+    cheaper than splitting them, and DDP's mean of equal gradients is that gradient)."""
     import torch
 
-    ids = torch.as_tensor(rng.choice(normal_old, size=min(2048, len(normal_old)), replace=False), device=rows.device)
+    rows = run.rows
+    ids = torch.as_tensor(rng.choice(run.normal_old, size=min(2048, len(run.normal_old)), replace=False),
+                          device=rows.device)
     pred = net(rows[ids][:, None, :], torch.ones(len(ids), 1, dtype=torch.bool, device=rows.device))
     loss = torch.nn.functional.mse_loss(pred, rows[ids])
     return loss, {"step": step + 1, "phase": "warmup", "loss": float(loss.detach())}
@@ -299,7 +371,7 @@ def _warmup_step(net, rows, normal_old, rng, step: int):
 
 def _aux_loss(net, rows, ids, rng):
     """The squared error of one-piece predictions of a sample of ``ids`` against their own rows
-    (keeps the correction of one-piece inputs near zero)."""
+    (keeps the correction of one-piece inputs near zero; the same on every rank)."""
     import torch
 
     sample = rng.choice(ids, size=min(1024, len(ids)), replace=False)
@@ -310,20 +382,35 @@ def _aux_loss(net, rows, ids, rng):
     return torch.nn.functional.mse_loss(pred, rows[t])
 
 
-def _zett_step(net, model, old, old_index, rows, tied, d, chunks, opts, rng, step: int):
+def _lm_term(run: _Run, table, ids):
+    """(this rank's LM term, the global batch's mean LM loss) for the global batch ``ids`` [B, T]
+    whose rows are ``table`` (every rank predicts the same table).
+
+    The term is the cross-entropy summed over this rank's slice of the sequences, divided by the
+    predicted tokens of the whole global batch and multiplied by the number of ranks, because
+    DistributedDataParallel averages gradients over the ranks: the average is then the gradient
+    of the global batch's mean, as one process computes it."""
+    part = ids[run.ranks.share(len(ids))]
+    n = ids.shape[0] * (ids.shape[1] - 1)  # every sequence has seq_len tokens
+    total = lm_loss(run.model, table, part, run.tied, run.d, reduction="sum") if len(part) else table.sum() * 0
+    (global_total,) = all_sum([float(total.detach())], run.ranks, run.rows.device)
+    return total * (run.ranks.world / n), global_total / n
+
+
+def _zett_step(run: _Run, net, rng, step: int):
     """ZeTT's step: a sampled Unigram tokenizer, its whole vocabulary predicted, the LM loss."""
     import torch
 
-    dev = rows.device
-    pick = rng.choice(len(chunks), size=opts.buffer_texts, replace=False)
-    buf = [chunks[i] for i in pick]
+    opts, rows, dev = run.opts, run.rows, run.rows.device
+    pick = rng.choice(len(run.chunks), size=opts.buffer_texts, replace=False)
+    buf = [run.chunks[i] for i in pick]
     tok = sample_tokenizer(buf, int(rng.choice(opts.vocab_sizes)), rng, noise=opts.noise)
     enc = [e for e in tok.encode_batch(buf[: opts.batch * 2], special="text") if len(e) >= opts.seq_len][: opts.batch]
     if not enc:
         return None, None
     ids = torch.as_tensor(np.array([e[: opts.seq_len] for e in enc], dtype=np.int64), device=dev)
-    pieces, lengths = decompose(tok.tokens, old, opts.max_pieces)
-    single = np.array([old_index.get(b, -1) for b in tok.tokens])
+    pieces, lengths = decompose(tok.tokens, run.old, opts.max_pieces)
+    single = np.array([run.old_index.get(b, -1) for b in tok.tokens])
     is_single = single >= 0
     if opts.copy_shared:
         # as when the hypernetwork is applied (zett_rows): a token that is one old token
@@ -337,13 +424,13 @@ def _zett_step(net, model, old, old_index, rows, tied, d, chunks, opts, rng, ste
         si = torch.as_tensor(np.flatnonzero(is_single), device=dev)
         so = torch.as_tensor(single[is_single], device=dev)
         aux = torch.nn.functional.mse_loss(table[si], rows[so]) if len(si) else table.sum() * 0
-    lm = lm_loss(model, table, ids, tied, d)
-    loss = lm + opts.aux_weight * aux
-    return loss, {"step": step + 1, "phase": "zett", "loss": float(loss.detach()), "lm_loss": float(lm.detach()),
-                  "aux": float(aux.detach()), "vocab": len(tok.tokens)}
+    lm, lm_mean = _lm_term(run, table, ids)
+    aux_v = float(aux.detach())
+    return lm + opts.aux_weight * aux, {"step": step + 1, "phase": "zett", "loss": lm_mean + opts.aux_weight * aux_v,
+                                        "lm_loss": lm_mean, "aux": aux_v, "vocab": len(tok.tokens)}
 
 
-def _dynamic_step(net, model, old, rows, tied, d, chunks, normal_old, opts, rng, step: int):
+def _dynamic_step(run: _Run, net, rng, step: int):
     """Dynamic tokenization's step: a batch merged at a random budget (half of the steps to word
     level, the others to a reduction drawn from 5-30%), the merged tokens predicted, the LM loss
     over the model's vocabulary plus the merged tokens (input and output rows)."""
@@ -352,30 +439,34 @@ def _dynamic_step(net, model, old, rows, tied, d, chunks, normal_old, opts, rng,
     from ..dynamic.embed import pad_pieces
     from ..dynamic.merge import Budget, merge_batch
 
-    pick = rng.choice(len(chunks), size=min(len(chunks), opts.batch * 2), replace=False)
-    texts = [chunks[i] for i in pick]
+    opts, rows = run.opts, run.rows
+    pick = rng.choice(len(run.chunks), size=min(len(run.chunks), opts.batch * 2), replace=False)
+    texts = [run.chunks[i] for i in pick]
     budget = Budget(word=True) if rng.random() < 0.5 else Budget(reduction=float(rng.uniform(0.05, 0.3)))
-    batch = merge_batch(texts, old, budget, "word", max_pieces=opts.max_pieces)
+    # the merges are the global batch's (batch-level BPE): every rank merges all of it
+    batch = merge_batch(texts, run.old, budget, "word", max_pieces=opts.max_pieces)
     seqs = [s[: opts.seq_len] for s in batch.ids if len(s) >= opts.seq_len][: opts.batch]
     if not seqs or not batch.new_tokens:
         return None, None
     ids = torch.as_tensor(np.stack(seqs), device=rows.device)
     pieces, lengths = pad_pieces(batch.new_tokens, opts.max_pieces)
     table = torch.cat([rows, predict(net, rows, pieces, lengths)])
-    aux = _aux_loss(net, rows, normal_old, rng)
-    lm = lm_loss(model, table, ids, tied, d)
-    loss = lm + opts.aux_weight * aux
-    return loss, {"step": step + 1, "phase": "dynamic", "loss": float(loss.detach()), "lm_loss": float(lm.detach()),
-                  "aux": float(aux.detach()), "merged": len(batch.new_tokens),
-                  "reduction": round(batch.reduction, 4)}
+    aux = _aux_loss(net, rows, run.normal_old, rng)
+    lm, lm_mean = _lm_term(run, table, ids)
+    aux_v = float(aux.detach())
+    return lm + opts.aux_weight * aux, {"step": step + 1, "phase": "dynamic",
+                                        "loss": lm_mean + opts.aux_weight * aux_v, "lm_loss": lm_mean, "aux": aux_v,
+                                        "merged": len(batch.new_tokens), "reduction": round(batch.reduction, 4)}
 
 
-def _checkpoint(path: Path, net, optim, step: int, log: list, cfg: HyperNetConfig, opts: HyperTrainOptions) -> None:
-    """:func:`tokkit.checkpoint.save_state`: the network's tensors as ``net.*``, the rest as JSON."""
+def _checkpoint(path: Path, net, optim, step: int, log: list, cfg: HyperNetConfig, opts: HyperTrainOptions,
+                world: int = 1) -> None:
+    """:func:`tokkit.checkpoint.save_state`: the network's tensors as ``net.*``, the rest as JSON
+    (with the number of ranks that trained, for the record: a resume may use another number)."""
     from ..checkpoint import save_state
 
     save_state(path, "hypernet", {f"net.{k}": v for k, v in net.state_dict().items()}, optim,
-               {"step": step, "log": log, "config": asdict(cfg), "options": asdict(opts)})
+               {"step": step, "log": log, "config": asdict(cfg), "options": asdict(opts), "world_size": world})
 
 
 def _resume(path: Path, net, optim, cfg: HyperNetConfig, opts: HyperTrainOptions) -> tuple[int, list]:

@@ -143,16 +143,20 @@ def named_sets(name: str, langs: list[str] | None, problems: list[Problem], spli
     return out
 
 
-def _read_user_file(path: Path) -> list[str]:
-    """The texts of a FILE:LANG corpus, read by :mod:`tokkit.textio` like every corpus file (a
-    regular file, bounded lines, ``.gz``/``.zst`` checked to the end): JSONL (``.jsonl``,
-    ``.ndjson``, also compressed) gives the non-empty ``text`` of each record; plain text one
-    text per non-blank line (any line break of ``str.splitlines``, the ending dropped)."""
-    from ..textio import is_jsonl, iter_texts
+def _read_user_file(spec: str) -> list[str]:
+    """The texts of a FILE:LANG corpus, read by :mod:`tokkit.readers` like every corpus input
+    (FILE may be a glob, a directory of shards or a ``save_to_disk`` folder): a record format
+    (JSONL, Parquet, Arrow) gives the non-empty ``text`` of each record; plain text one text per
+    non-blank line (any line break of ``str.splitlines``, the ending dropped)."""
+    from ..readers import expand
 
-    if is_jsonl(path):
-        return [t for t in iter_texts(path, hint=False) if t]
-    return [unit for line in iter_texts(path, hint=False) for unit in line.splitlines() if unit.strip()]
+    out: list[str] = []
+    for sh in expand(spec):
+        if sh.is_record:
+            out += [t for t in sh.texts(hint=False) if t]
+        else:
+            out += [unit for line in sh.texts(hint=False) for unit in line.splitlines() if unit.strip()]
+    return out
 
 
 def _problem(err: TokkitError, path: Path) -> str:
@@ -162,7 +166,6 @@ def _problem(err: TokkitError, path: Path) -> str:
 
 def file_set(spec: str, problems: list[Problem]) -> TextSet | None:
     """``FILE:LANG`` (the language tag is required: metrics like %TR depend on it)."""
-    from ..textio import regular_file
     from .scripts import dominant_script
 
     path_s, _, lang = spec.rpartition(":")
@@ -171,7 +174,7 @@ def file_set(spec: str, problems: list[Problem]) -> TextSet | None:
         return None
     path = Path(path_s)
     try:
-        texts = _read_user_file(regular_file(path))
+        texts = _read_user_file(path_s)
     except TokkitError as err:
         problems.append(Problem(path_s, _problem(err, path)))
         return None

@@ -29,15 +29,19 @@ ALGOS = ("bpe", "superbpe", "domain", "char", "unigram")
 DIGIT_POLICIES = ("preset", "single", "l2r3", "r2l3")
 PRESETS = ("gpt2", "llama3", "cl100k", "qwen2", "o200k")
 
-#: SuperBPE stage-2 pretokenizer (the authors' current recipe): digits in groups of 3, runs of
-#: two or more punctuation marks, and space runs before a space are split off; everything else,
-#: whitespace included, may merge into superword tokens.
+#: SuperBPE stage-2 pretokenizer of the authors' current recipe ("current"): digits in groups of
+#: 3, runs of two or more punctuation marks, and space runs before a space are split off;
+#: everything else, whitespace included, may merge into superword tokens.
 SUPERBPE_STAGE2_REGEX = r"\p{N}{1,3}| ?[^\s\p{L}\p{N}]{2,}[\r\n/]*| +(?!\S)"
-#: named stage-2 pretokenizers (``stage2_regex`` takes a name or a regex): "current" (the default
-#: above) and "paper", the paper-era regex alone (only right-to-left groups of 3 digits split off;
-#: punctuation and whitespace runs may merge too): 20% fewer tokens than BPE at 32K where
-#: "current" gives 16% (docs/train.md)
+#: named stage-2 pretokenizers (``stage2_regex`` takes a name or a regex): "paper", the paper-era
+#: regex alone (only right-to-left groups of 3 digits split off; punctuation, line breaks and
+#: indentation may merge too), and "current" (above)
 SUPERBPE_STAGE2_PRESETS = {"current": SUPERBPE_STAGE2_REGEX, "paper": r"(?=(\d{3})+(?!\d))"}
+#: the default stage-2 pretokenizer: "paper" saved the most held-out tokens at every vocabulary
+#: size and on every corpus of the sweep, and is the cheapest to count (kernel docs, 32K: 19.7%
+#: fewer tokens than BPE vs 14.2% for "current"; Python 30.6% vs 16.8%; docs/train.md,
+#: "Measured defaults", eval/trainer_sweep.py)
+SUPERBPE_STAGE2_DEFAULT = "paper"
 
 #: the largest vocabulary a run may ask for (``--pad-pow2`` pads up to twice that)
 MAX_VOCAB_SIZE = 1 << 22
@@ -56,6 +60,7 @@ RANGES: dict[str, tuple[float, float]] = {
     "character_coverage": (0.98, 1.0),  # sentencepiece's own bounds
     "max_sentences": (1, _MAX_I64),  # sentencepiece reads every sentence at 0: no 0
     "seed": (0, (1 << 32) - 1),
+    "parity_iterations": (0, 100),
 }
 
 
@@ -80,9 +85,11 @@ class TrainOptions:
     #: extend this tokenizer (keep its ids and merges, learn more)
     extend: str | None = None
     # -- SuperBPE
-    #: vocabulary size at which stage 2 starts (default: 80% of vocab_size, see docs/train.md)
+    #: vocabulary size at which stage 2 starts (None: ``superbpe.default_transition(vocab_size)``,
+    #: 60% of it below 64K, 40% from 64K; docs/train.md, "Measured defaults")
     transition: int | None = None
-    stage2_regex: str = SUPERBPE_STAGE2_REGEX
+    #: a name of SUPERBPE_STAGE2_PRESETS or a regex
+    stage2_regex: str = SUPERBPE_STAGE2_DEFAULT
     max_words: int = 4
     forbid: list[str] = field(default_factory=lambda: [": "])
     # -- domain (KL3M-style)
@@ -94,6 +101,16 @@ class TrainOptions:
     character_coverage: float = 0.9995
     byte_fallback: bool = True
     max_sentences: int = 2_000_000
+    # -- source and language weights (tokkit/train/weights.py, docs/train.md "Weights")
+    #: source spec or language -> weight (``corpus:udhr=0.5`` on the command line, ``--weights``)
+    weights: dict[str, float] = field(default_factory=dict)
+    #: language temperature T: languages weighted as n^(1/T) (n: bytes of text); None: proportional
+    temperature: float | None = None
+    #: how weights apply: "counts" (upweighting) or "sample" (upsampling documents)
+    weighting: str = "counts"
+    #: parity-aware rounds (tokkit/train/parity.py; 0: off) and the pivot's token budget
+    parity_iterations: int = 0
+    parity_budget: float = 0.03
     # -- corpus reading and outputs
     text_field: str = "text"
     errors: str = "strict"
@@ -107,6 +124,7 @@ class TrainOptions:
         self._check_combinations()
         self._check_sizes()
         self._check_tokens()
+        self._check_weights()
         return self
 
     def _check_fields(self) -> None:
@@ -141,6 +159,24 @@ class TrainOptions:
         if self.terms_file is not None and Path(self.terms_file).exists() and not Path(self.terms_file).is_file():
             raise TokkitError(f"{self.terms_file}: not a regular file (domain terms)")
 
+    def _check_weights(self) -> None:
+        from .weights import MODES, check_weight
+
+        if self.weighting not in MODES:
+            raise TokkitError(f"weighting: {self.weighting!r} is not one of {', '.join(MODES)}")
+        for k, v in self.weights.items():
+            check_weight(f"weights: {k}", v)
+        if self.temperature is not None:
+            check_weight("temperature", self.temperature)
+        if self.parity_iterations and (self.algo != "bpe" or self.weighting != "counts" or self.extend):
+            raise TokkitError("parity-aware training (parity_iterations) is for algo bpe with weighting counts, "
+                              "without --extend")
+        if not 0 <= self.parity_budget <= 1:
+            raise TokkitError(f"parity_budget: {self.parity_budget!r} is out of range (from 0 to 1)")
+        if self.algo == "unigram" and (self.weights or self.temperature is not None):
+            raise TokkitError("weights and --temperature apply to counts: bpe, superbpe, domain and char "
+                              "(unigram trains on sentences)")
+
     def _check_sizes(self) -> None:
         if any(s >= self.vocab_size for s in self.snapshots):
             raise TokkitError(f"snapshots: sizes must lie between 1 and the vocab size {self.vocab_size}")
@@ -154,6 +190,15 @@ class TrainOptions:
             if size is not None and size < fixed:
                 raise TokkitError(f"{key.replace('_', ' ')} {size} is smaller than the 256 byte tokens plus "
                                   f"{len(self.special_tokens)} special and {len(self.added_tokens)} added tokens")
+        if self.algo == "superbpe" and self.transition is None:
+            from .superbpe import default_transition
+
+            t = default_transition(self.vocab_size)
+            if t < fixed:
+                raise TokkitError(f"vocab size {self.vocab_size}: SuperBPE's default transition {t} (60% of the "
+                                  f"vocabulary) is smaller than the 256 byte tokens plus {len(self.special_tokens)} "
+                                  f"special and {len(self.added_tokens)} added tokens; give --transition (at least "
+                                  f"{fixed}) or a larger --vocab-size")
 
     def _check_tokens(self) -> None:
         seen: dict[str, str] = {}
@@ -250,7 +295,10 @@ def _check_type(name: str, value: Any, hint: Any) -> None:
             return
         hint = next(a for a in args if a is not type(None))
         args = typing.get_args(hint)
-    if typing.get_origin(hint) is list:
+    if typing.get_origin(hint) is dict:
+        ok = isinstance(value, dict) and all(isinstance(k, str) and _is(v, args[1]) for k, v in value.items())
+        what = f"a table of {_TYPE_NAMES[args[1]].split(' ', 1)[1]}s"
+    elif typing.get_origin(hint) is list:
         ok = isinstance(value, (list, tuple)) and all(_is(x, args[0]) for x in value)
         what = f"a list of {_TYPE_NAMES[args[0]].split(' ', 1)[1]}s"
     else:

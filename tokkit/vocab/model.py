@@ -103,7 +103,7 @@ class ModelOptions:
     ignore_merges: bool = False  # Llama-3: a pretoken that is a whole token is not merged
     continuing_subword_prefix: str | None = None  # WordPiece "##"
     end_of_word_suffix: str | None = None
-    dropout: float | None = None
+    dropout: float | None = None  # BPE dropout as the file says: written back, not applied (encode(dropout=))
     max_input_chars_per_word: int | None = None  # WordPiece
 
 

@@ -237,7 +237,33 @@ def covering_pattern(pattern: str) -> str:
     known = set(spec.PATTERNS.values()) | {portable_pattern(p) for p in spec.PATTERNS.values()}
     if pattern in known or portable_pattern(pattern) in known:
         return pattern
+    widths = _match_widths(pattern)
+    if widths == {0}:
+        # a pattern that only marks split points (SuperBPE's "paper" stage 2, a lookahead): an
+        # empty match makes tiktoken step over the next character, so the pieces are matched
+        # instead: one character, then every character that is not at a split point
+        return rf"[\s\S](?:(?!(?:{pattern}))[\s\S])*"
+    if 0 in widths:
+        raise UnsupportedError(f"the pretokenizer regex {pattern!r} matches both empty and non-empty text: tiktoken "
+                               "cannot split with it (export to tokenizer.json instead)")
     return rf"{pattern}|(?:(?!(?:{pattern}))[\s\S])+"
+
+
+#: text with every kind of character the presets treat apart (letters, digits in runs, spaces,
+#: newlines, punctuation, contractions), to see whether a regex's matches are ever empty
+_PROBE = "Hello world's 1234567 and 12, x  y\n\n\tz!? ..  ümlaut 日本語 9\r\n"
+
+
+def _match_widths(pattern: str) -> set[int]:
+    """{0} when every match of ``pattern`` on a probe text is empty, {0, 1} when some are and
+    some are not, {1} when none is (or it does not compile in Python's ``regex``: left as is)."""
+    import regex
+
+    try:
+        found = [m.end() > m.start() for m in regex.finditer(pattern, _PROBE)]
+    except regex.error:
+        return {1}
+    return {int(x) for x in found} or {1}
 
 
 def write_tiktoken(v: Vocabulary, target: str | os.PathLike) -> list[Path]:
