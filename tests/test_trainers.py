@@ -347,3 +347,16 @@ def test_covering_pattern_of_a_zero_width_regex_gives_hf_split_pieces(text):
     p = SUPERBPE_STAGE2_PRESETS["paper"]
     hf = [piece for piece, _ in pre_tokenizers.Split(Regex(p), "isolated").pre_tokenize_str(text)]
     assert [m.group(0) for m in regex.finditer(covering_pattern(p), text)] == hf
+
+
+def test_domain_merges_never_remake_an_added_token(tmp_path):
+    """A no-break space + space is not the added token "  " in the raw text (added tokens are cut
+    first), but NFKC makes it two spaces: the merge that would learn "  " again is refused, so
+    the vocabulary has every slot asked for (it came out one short, with a false warning)."""
+    words = ["alpha", "beta", "gamma", "eps\u00a0 zeta", "x\u00a0\u00a0 y"]
+    lines = [" ".join(words[(i * 7 + j * 3) % 5] for j in range(12)) for i in range(3000)]
+    (tmp_path / "nbsp.txt").write_text("\n".join(lines), encoding="utf-8")
+    r = train(TrainOptions(algo="domain", vocab_size=2600), [tmp_path / "nbsp.txt", "corpus:legal"], tmp_path / "o")
+    assert r.vocab.size == 2600 and not r.manifest["warnings"]
+    added = {a.content.encode() for a in r.vocab.added}
+    assert not any(r.vocab.tokens[t] in added for _, _, t in r.vocab.merges)

@@ -559,11 +559,23 @@ def _train_bpe(opts: TrainOptions, table: CountTable | _Pending, base: Vocabular
         n = new_merge_budget(opts.vocab_size, specials, added)
         pad = domain.pow2_at_least(opts.vocab_size) if opts.pad_pow2 else None
         learned = learn_merges(c, n, min_frequency=opts.min_frequency, max_token_bytes=opts.max_token_bytes,
-                               max_token_chars=max_chars, progress=_merge_progress(progress, n))
+                               max_token_chars=max_chars, progress=_merge_progress(progress, n),
+                               accept=_not_reserved(specials, added))
         v = assemble(learned, c.pretokenizer, specials, added, norm, pad_to=pad,
                      meta={"trainer": f"tokkit {opts.algo}"})
     timings["merge_s"] = round(time.perf_counter() - t0, 3)
     return v
+
+
+def _not_reserved(specials: list[str], added: list[str]) -> Callable[[bytes], bool] | None:
+    """A merge may not make a token that is already an added or special token: text normalized
+    after added tokens are cut (NFKC turns a no-break space + space into two spaces) can still
+    hold an added token's text, and the duplicate would cost a vocabulary slot (the vocabulary
+    came out one short). None without added tokens (plain BPE stays HF's trainer's merges)."""
+    if not added:
+        return None
+    reserved = frozenset(t.encode("utf-8") for t in (*specials, *added))
+    return lambda token: token not in reserved
 
 
 def count_for_training(opts: TrainOptions, corpora: Sequence[str | os.PathLike], stage: int = 1,
