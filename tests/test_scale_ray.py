@@ -194,3 +194,22 @@ def test_engine_options_are_checked(tmp_path, shards):
 
     r = CliRunner().invoke(cli, ["count", str(shards), "--address", "127.0.0.2:1", "--out", str(tmp_path / "x")])
     assert r.exit_code == 2 and "--address and --num-cpus need --engine ray" in r.output
+
+
+def test_native_table_as_arrow_buffers_equals_items():
+    """What a task ships (Counter.arrow_items, built into Arrow arrays without a Python object
+    per pretoken) is the counter's table, in the same order."""
+    import json
+
+    from tokkit import _native
+    from tokkit.counts import _steps_json
+    from tokkit.scale.ray_count import _arrow_table
+
+    c = _native.Counter(json.dumps(_steps_json(STEPS)))
+    c.add_texts(["héllo wörld, hello 2024!", "", "  spaces\tand\nlines  "] * 3)
+    pieces, raw = c.items()
+    t = _arrow_table(c)
+    assert t.column("piece").to_pylist() == pieces
+    assert t.column("count").to_numpy().tobytes() == raw
+    empty = _native.Counter(json.dumps(_steps_json(STEPS)))
+    assert _arrow_table(empty).num_rows == 0

@@ -540,6 +540,25 @@ impl Counter {
         self.counts.values().sum()
     }
 
+    /// The table as Arrow buffers, pieces sorted by bytes: (piece bytes back to back, offsets as
+    /// little-endian i64 (n + 1 of them: a large_binary column), counts as little-endian u64).
+    /// No Python object per piece: what a Ray task ships (tokkit/scale/ray_count.py).
+    fn arrow_items<'py>(&self, py: Python<'py>) -> (Bound<'py, PyBytes>, Bound<'py, PyBytes>, Bound<'py, PyBytes>) {
+        let mut rows: Vec<(&Vec<u8>, &u64)> = self.counts.iter().collect();
+        rows.sort_unstable();
+        let total: usize = rows.iter().map(|(p, _)| p.len()).sum();
+        let mut data = Vec::with_capacity(total);
+        let mut offsets = Vec::with_capacity((rows.len() + 1) * 8);
+        let mut counts = Vec::with_capacity(rows.len() * 8);
+        offsets.extend_from_slice(&0i64.to_le_bytes());
+        for (p, c) in &rows {
+            data.extend_from_slice(p);
+            offsets.extend_from_slice(&(data.len() as i64).to_le_bytes());
+            counts.extend_from_slice(&c.to_le_bytes());
+        }
+        (PyBytes::new(py, &data), PyBytes::new(py, &offsets), PyBytes::new(py, &counts))
+    }
+
     /// (pieces sorted by bytes, counts as little-endian u64 bytes)
     fn items<'py>(&self, py: Python<'py>) -> (Vec<Bound<'py, PyBytes>>, Bound<'py, PyBytes>) {
         let mut rows: Vec<(&Vec<u8>, &u64)> = self.counts.iter().collect();

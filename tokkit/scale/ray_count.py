@@ -38,7 +38,7 @@ from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
-from ..counts import (BATCH_BYTES, U64_MAX, CountTable, _count_batches, _exact_sum, _from_counter, _steps_json, merge,
+from ..counts import (BATCH_BYTES, U64_MAX, CountTable, _count_batches, _exact_sum, _steps_json, merge,
                       shard_source)
 from ..errors import TokkitError
 from ..readers import Shard, expand_all
@@ -108,12 +108,26 @@ def _count_shards(row: dict, job: CountJob) -> dict:
             texts = shard.texts(text_field=job.text_field, errors=job.errors, max_record_bytes=job.max_record_bytes)
             _count_batches(counter, texts, BATCH_BYTES, None, transform)
             sources.append(shard_source(shard))
-        table = _from_counter(counter, job.pretokenizer, {"sources": sources})
+        table = _arrow_table(counter)
     except TokkitError as e:
         raise ShardError(str(e)) from None
-    table.meta["tasks"] = [{"shards": len(shards), "seconds": round(time.perf_counter() - t0, 3),
-                            "pretokens": len(table), "peak_rss_bytes": _peak_rss()}]
-    return {"table": table_to_ipc(table)}
+    meta = {"sources": sources, "tasks": [{"shards": len(shards), "seconds": round(time.perf_counter() - t0, 3),
+                                           "pretokens": table.num_rows, "peak_rss_bytes": _peak_rss()}]}
+    return {"table": _write_ipc(table.replace_schema_metadata(
+        {b"tokkit.pretokenizer": json.dumps(job.pretokenizer).encode(), b"tokkit.meta": json.dumps(meta).encode()}))}
+
+
+def _arrow_table(counter):
+    """The counter's table as Arrow columns built from the native buffers (no Python object per
+    pretoken: a task's table goes from Rust to the object store as bytes)."""
+    import pyarrow as pa
+
+    data, offsets, counts = counter.arrow_items()
+    n = len(counts) // 8
+    pieces = pa.Array.from_buffers(pa.large_binary(), n, [None, pa.py_buffer(offsets), pa.py_buffer(data)])
+    if len(data) < (1 << 31) - 1:
+        pieces = pieces.cast(pa.binary())  # what the merges aggregate fastest (see _merge_tables)
+    return pa.table({"piece": pieces, "count": pa.Array.from_buffers(pa.uint64(), n, [None, pa.py_buffer(counts)])})
 
 
 def _peak_rss() -> int:
@@ -148,18 +162,28 @@ def _merge_tables(*blocks) -> bytes:
         merged = merge([_count_table(t) for t in tables])
         merged.meta = meta
         return table_to_ipc(merged)
-    both = pa.concat_tables([t.replace_schema_metadata(None) for t in tables])
+    # binary (32-bit offsets) while the pieces fit: Arrow's hash aggregation is 2.3x slower on
+    # large_binary; past 2 GiB of piece bytes only large_binary can hold them
+    large = sum(t.column("piece").nbytes for t in tables) >= (1 << 31) - (1 << 20)
+    both = pa.concat_tables([t.replace_schema_metadata(None).cast(_schema(large)) for t in tables])
     summed = both.group_by("piece").aggregate([("count", "sum")]).rename_columns(["piece", "count"])
     summed = summed.sort_by("piece").replace_schema_metadata(
         {b"tokkit.pretokenizer": pretoks.pop(), b"tokkit.meta": json.dumps(meta).encode()})
     return _write_ipc(summed)
 
 
+def _schema(large: bool):
+    import pyarrow as pa
+
+    return pa.schema([("piece", pa.large_binary() if large else pa.binary()), ("count", pa.uint64())])
+
+
 def table_to_ipc(table: CountTable) -> bytes:
     """A count table as Arrow IPC stream bytes (columns and metadata as :meth:`CountTable.save`)."""
     import pyarrow as pa
 
-    t = pa.table({"piece": pa.array(table.pieces, type=pa.binary()),
+    t = pa.table({"piece": pa.array(table.pieces, type=pa.large_binary() if sum(map(len, table.pieces)) >= 1 << 31
+                                    else pa.binary()),
                   "count": pa.array(table.counts, type=pa.uint64())})
     return _write_ipc(t.replace_schema_metadata({b"tokkit.pretokenizer": json.dumps(table.pretokenizer).encode(),
                                                   b"tokkit.meta": json.dumps(table.meta).encode()}))
