@@ -150,7 +150,10 @@ def test_ctrl_c_during_train_leaves_no_output(tmp_path):
     _random_words(corpus, 14_000_000)
     out = tmp_path / "tok"
     before = snapshot(tmp_path)
-    r = run_cli(["train", corpus, "--vocab-size", "400000", "--out", out], interrupt_after=5, timeout=60)
+    # the merge loop's memory at the 5 s mark depends on how far it got (it peaked at 1,027 MB once,
+    # past the default 1,024 MB ceiling): this test is about Ctrl-C, so the ceiling is looser
+    r = run_cli(["train", corpus, "--vocab-size", "400000", "--out", out], interrupt_after=5, timeout=60,
+                max_rss_mb=2048)
     assert r.killed is None and r.code == 130, (r.code, r.stderr[-2000:])
     lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
     assert lines[-1] == "tokkit: error: interrupted" and "Traceback" not in r.stderr, r.stderr[-2000:]
