@@ -146,3 +146,15 @@ def _eval_file(tmp_path):
     p = tmp_path / "heldout.txt"
     p.write_text("\n".join(list(corpora.open_corpus("legal", split="heldout"))[:20]), encoding="utf-8")
     return p
+
+
+def test_one_language_with_two_weights_is_refused():
+    """gnome-help:de and udhr:deu_1996 are one group (deu): weights that disagree are refused,
+    not silently dropped."""
+    opts = TrainOptions()
+    specs = ["corpus:udhr:deu_1996=2", "corpus:udhr:deu_1901"]
+    with pytest.raises(TokkitError, match=r"one language \(deu\) with different weights"):
+        count_many(resolve_sources(specs), [pretokenizer_steps(opts)], opts)
+    same = ["corpus:udhr:deu_1996=2", "corpus:udhr:deu_1901=2", "corpus:udhr:eng"]
+    (t,) = count_many(resolve_sources(same), [pretokenizer_steps(opts)], opts)
+    assert {g["group"]: g["weight"] for g in t.meta["weighting"]["groups"]} == {"deu": 2.0, "eng": 1.0}

@@ -210,8 +210,13 @@ def _source_weights(groups: dict[str, list[Source]], opts: TrainOptions) -> dict
         w = opts.weights.get(key, 1.0)
         for a in args:
             w *= opts.weights.get(a, 1.0) if a != key else 1.0
-        given = {m.weight for m in members if m.weight is not None}
-        out[key] = w * (given.pop() if len(given) == 1 else 1.0)
+        given = {m.arg: m.weight for m in members}
+        if len(set(given.values())) > 1:  # a group is weighted as a whole: one ARG=W for all of it
+            shown = ", ".join(a if x is None else f"{a}={x:g}" for a, x in given.items())
+            raise TokkitError(f"{shown}: one language ({key}) with different weights; give the same weight to each, "
+                              f"or weight the language with --weights ({key}: W)")
+        only = next(iter(given.values()))
+        out[key] = w * (only if only is not None else 1.0)
     unknown = set(opts.weights) - set(groups) - {m.arg for ms in groups.values() for m in ms}
     if unknown:
         raise TokkitError(f"weights for {', '.join(sorted(unknown))}: no such source or language in the corpus "

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -152,10 +152,6 @@ def describe(groups: Sequence[Group], weights: Mapping[str, float]) -> list[dict
     return [{"group": g.key, "lang": g.lang, "text_bytes": g.text_bytes, "weight": round(weights[g.key], 6),
              "share": round(g.text_bytes / n, 6), "weighted_share": round(g.text_bytes * weights[g.key] / wn, 6)}
             for g in groups]
-
-
-def keys_in(groups: Iterable[Group]) -> set[str]:
-    return {g.key for g in groups}
 
 
 # --- counts kept per group: weights change without counting again ------------------------------
